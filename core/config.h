@@ -20,6 +20,25 @@
 
 #include <libconfig.h>
 
+/* Limits and defaults (documented in doc/configuration.md). */
+#define PGS_CONFIG_MAX_STRING     4096 /* bytes in any string or name */
+#define PGS_CONFIG_MAX_FILE_SIZE  (16 * 1024 * 1024)
+#define PGS_CONFIG_MAX_DEPTH      32   /* nesting of groups/lists */
+#define PGS_CONFIG_MAX_WORKERS    256
+#define PGS_DEFAULT_LISTEN_HOST   "127.0.0.1"
+#define PGS_DEFAULT_SERVER_PORT   5432
+#define PGS_DEFAULT_UNIX_SOCKET_MODE 0777
+#define PGS_DEFAULT_MAX_CLIENT_CONN  5000
+#define PGS_DEFAULT_POOL_MAX_SIZE    20
+#define PGS_DEFAULT_SERVER_RESET_QUERY "DISCARD ALL"
+#define PGS_DEFAULT_QUERY_WAIT_TIMEOUT_MS     120000
+#define PGS_DEFAULT_SERVER_IDLE_TIMEOUT_MS    600000
+#define PGS_DEFAULT_SERVER_LIFETIME_MS        3600000
+#define PGS_DEFAULT_CLIENT_IDLE_TIMEOUT_MS    0
+#define PGS_DEFAULT_SERVER_CONNECT_TIMEOUT_MS 15000
+#define PGS_DEFAULT_CLIENT_LOGIN_TIMEOUT_MS   60000
+#define PGS_DEFAULT_SHUTDOWN_TIMEOUT_MS       30000
+
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1 };
 
 enum chain_control {
@@ -54,6 +73,7 @@ struct cfg_pool {
 	char *server_database;   /* NULL: the client's database */
 	char *server_reset_query; /* NULL: the global one */
 	char *where;
+	const config_setting_t *group; /* the pool's group in its file */
 };
 
 struct cfg_module {
@@ -61,6 +81,8 @@ struct cfg_module {
 	char *path; /* as written; relative paths resolve against module_path */
 	const config_setting_t *group; /* the instance's group: module config */
 	char *where;
+	char *full_path; /* path resolved against module_path (absolute when
+	                  * module_path is) */
 };
 
 struct cfg_chain_step {

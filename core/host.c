@@ -1,1 +1,285 @@
-/* placeholder: being written */
+/*
+ * host.c — the host services modules reach the daemon through.
+ *
+ * A pgs_conn handed to a module is the struct pgs_conn at the start of a
+ * struct client or struct server; `side` says which.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "chainset.h"
+#include "client.h"
+#include "host.h"
+#include "log.h"
+#include "modload.h"
+#include "proto.h"
+#include "runtime.h"
+
+static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+{
+	char prefix[256];
+	const struct pgs_conn *c = (const struct pgs_conn *)conn;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	prefix[0] = 0;
+	if (c != NULL && c->side == PGS_SIDE_CLIENT) {
+		client_log_prefix((const struct client *)c, prefix, sizeof prefix);
+	} else if (c != NULL) {
+		const struct server *sv = (const struct server *)c;
+
+		snprintf(prefix, sizeof prefix, "S-%llu %s@%s: ", (unsigned long long)c->id,
+		         sv->login_user, sv->login_db);
+	}
+	va_start(ap, fmt);
+	log_vmsg(level, prefix, fmt, ap);
+	va_end(ap);
+}
+
+static void *h_alloc(size_t len)
+{
+	return malloc(len);
+}
+
+static void h_free(void *p)
+{
+	free(p);
+}
+
+static void *h_conn_alloc(pgs_conn *conn, size_t len)
+{
+	struct pgs_conn *c = (struct pgs_conn *)conn;
+	struct conn_mem *m;
+
+	if (len > (1u << 24))
+		return NULL;
+	m = calloc(1, sizeof *m + len);
+	if (m == NULL)
+		return NULL;
+	m->len = len;
+	m->next = c->mem;
+	c->mem = m;
+	return m + 1;
+}
+
+static void h_wipe_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}
+
+static enum pgs_side h_conn_side(const pgs_conn *conn)
+{
+	return ((const struct pgs_conn *)conn)->side;
+}
+
+static const char *h_conn_param(const pgs_conn *conn, const char *name)
+{
+	const struct pgs_conn *c = (const struct pgs_conn *)conn;
+
+	if (c->side == PGS_SIDE_CLIENT) {
+		const struct client *cl = (const struct client *)c;
+
+		if (strcmp(name, "user") == 0)
+			return cl->sp.user;
+		if (strcmp(name, "database") == 0)
+			return cl->sp.database;
+		if (strcmp(name, "remote_addr") == 0)
+			return cl->remote_addr;
+		if (strcmp(name, "remote_port") == 0)
+			return cl->is_unix ? NULL : cl->remote_port;
+		if (strcmp(name, "transport") == 0)
+			return cl->is_unix ? "unix" : "tcp";
+		if (strcmp(name, "authn_id") == 0)
+			return cl->authn_id;
+		return cl->sp.raw ? startup_param(&cl->sp, name) : NULL;
+	} else {
+		const struct server *sv = (const struct server *)c;
+
+		if (strcmp(name, "user") == 0)
+			return sv->login_user;
+		if (strcmp(name, "database") == 0)
+			return sv->login_db;
+		if (strcmp(name, "remote_addr") == 0)
+			return sv->gen->addrs[sv->pcfg->server_index].desc;
+		if (strcmp(name, "transport") == 0)
+			return sv->gen->addrs[sv->pcfg->server_index].ss.ss_family == AF_UNIX ? "unix" : "tcp";
+		return NULL;
+	}
+}
+
+static const char *h_step_option(const pgs_conn *conn, const char *name)
+{
+	const struct pgs_conn *c = (const struct pgs_conn *)conn;
+	const struct client *cl;
+
+	if (c->side != PGS_SIDE_CLIENT)
+		return NULL;
+	cl = (const struct client *)c;
+	if (cl->auth_options != NULL)
+		for (size_t i = 0; cl->auth_options[i] && cl->auth_options[i + 1]; i += 2)
+			if (strcmp(cl->auth_options[i], name) == 0)
+				return cl->auth_options[i + 1];
+	if (chainset_run_current(&cl->auth) == NULL)
+		return NULL;
+	return chainset_step_option(chainset_run_current(&cl->auth), name);
+}
+
+static int h_no_transport(const pgs_conn *conn, const uint8_t **der, size_t *len)
+{
+	(void)conn;
+	(void)der;
+	(void)len;
+	return -ENOENT; /* no TLS transport module in this release */
+}
+
+static int h_no_cb(const pgs_conn *conn, uint8_t *out, size_t *len)
+{
+	(void)conn;
+	(void)out;
+	(void)len;
+	return -ENOENT;
+}
+
+static int h_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out)
+{
+	struct pgs_conn *c = (struct pgs_conn *)conn;
+
+	memset(out, 0, sizeof *out);
+	out->size = sizeof *out;
+	if (c->side == PGS_SIDE_SERVER) {
+		const struct server *sv = (const struct server *)c;
+		char *copy;
+
+		(void)user; /* the pool's password is for its login user */
+		if (sv->pcfg->password == NULL)
+			return -ENOENT;
+		copy = strdup(sv->pcfg->password);
+		if (copy == NULL)
+			return -ENOMEM;
+		out->kind = "plain";
+		out->data = (const uint8_t *)copy;
+		out->len = strlen(copy);
+		out->opaque = copy;
+		return 0;
+	} else {
+		const struct client *cl = (const struct client *)c;
+		struct mod_set *ms = cl->gen->mods;
+
+		for (size_t i = 0; i < ms->nmods; i++) {
+			const pgs_cred_ops *ops = ms->mods[i].desc->cred;
+			int rc;
+
+			if (ops == NULL || ops->lookup == NULL)
+				continue;
+			rc = ops->lookup(ms->mods[i].state, conn, user, out);
+			if (rc == -ENOENT)
+				continue;
+			if (rc == 0) {
+				out->opaque = (void *)out->data; /* module memory from alloc() */
+				out->size = sizeof *out;
+			}
+			return rc;
+		}
+		return -ENOENT;
+	}
+}
+
+static void h_secret_release(pgs_secret *s)
+{
+	if (s == NULL || s->opaque == NULL)
+		return;
+	OPENSSL_cleanse(s->opaque, s->len);
+	free(s->opaque);
+	s->opaque = NULL;
+	s->data = NULL;
+	s->len = 0;
+}
+
+static int h_set_authn_id(pgs_conn *conn, const char *id)
+{
+	struct pgs_conn *c = (struct pgs_conn *)conn;
+	struct client *cl;
+	char *copy;
+
+	if (c->side != PGS_SIDE_CLIENT || id == NULL || strlen(id) > 1024)
+		return -EINVAL;
+	cl = (struct client *)c;
+	copy = strdup(id);
+	if (copy == NULL)
+		return -ENOMEM;
+	free(cl->authn_id);
+	cl->authn_id = copy;
+	return 0;
+}
+
+static int h_wbuf_auth(pgs_wbuf *out, uint32_t code, const void *data, size_t len)
+{
+	return proto_auth((struct bytebuf *)out, code, data, len);
+}
+
+static int h_wbuf_msg(pgs_wbuf *out, char type, const void *data, size_t len)
+{
+	return proto_msg((struct bytebuf *)out, type, data, len);
+}
+
+static int h_defer(pgs_conn *conn, void (*work)(void *arg), void *arg)
+{
+	(void)conn;
+	(void)work;
+	(void)arg;
+	/* The work pool arrives with the first module that needs it (LDAP,
+	 * PAM, vault unlock); until then a module must not rely on defer. */
+	return -ENOSYS;
+}
+
+static int h_ct_memcmp(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : 1;
+}
+
+static const pgs_host host_table = {
+	.size = sizeof(pgs_host),
+	.abi_major = PGS_ABI_MAJOR,
+	.abi_minor = PGS_ABI_MINOR,
+	.host_version = PACKAGE_STRING,
+	.log = h_log,
+	.alloc = h_alloc,
+	.free = h_free,
+	.conn_alloc = h_conn_alloc,
+	.wipe_free = h_wipe_free,
+	.cfg_str = modcfg_str,
+	.cfg_int = modcfg_int,
+	.cfg_bool = modcfg_bool,
+	.cfg_where = modcfg_where,
+	.conn_side = h_conn_side,
+	.conn_param = h_conn_param,
+	.step_option = h_step_option,
+	.conn_peer_cert = h_no_transport,
+	.conn_cb_hash = h_no_cb,
+	.secret_lookup = h_secret_lookup,
+	.secret_release = h_secret_release,
+	.set_authn_id = h_set_authn_id,
+	.wbuf_auth = h_wbuf_auth,
+	.wbuf_msg = h_wbuf_msg,
+	.defer = h_defer,
+	.ct_memcmp = h_ct_memcmp,
+};
+
+const pgs_host *host_services(void)
+{
+	return &host_table;
+}

@@ -1,0 +1,128 @@
+/*
+ * io.c — non-blocking socket I/O for connections.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "worker.h"
+
+static int set_events(struct pgs_conn *c, uint32_t events)
+{
+	if (c->events == events)
+		return 0;
+	return worker_watch(c->w, c, events);
+}
+
+int io_want_read(struct pgs_conn *c, int on)
+{
+	uint32_t ev = on ? (c->events | EPOLLIN) : (c->events & ~(uint32_t)EPOLLIN);
+
+	return set_events(c, ev);
+}
+
+int io_send(struct pgs_conn *c, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t done = 0;
+
+	if (c->dead)
+		return -1;
+	if (c->wbuf.len == 0) {
+		while (done < len) {
+			ssize_t n = send(c->fd, p + done, len - done, MSG_NOSIGNAL);
+
+			if (n > 0) {
+				done += (size_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			return -1;
+		}
+		if (done == len)
+			return 1;
+	}
+	if (bytebuf_append(&c->wbuf, p + done, len - done) < 0)
+		return -1;
+	if (set_events(c, c->events | EPOLLOUT) < 0)
+		return -1;
+	return 0;
+}
+
+int io_flush(struct pgs_conn *c)
+{
+	while (c->wbuf.len > 0) {
+		ssize_t n = send(c->fd, bytebuf_head(&c->wbuf), c->wbuf.len,
+		                 MSG_NOSIGNAL);
+
+		if (n > 0) {
+			bytebuf_consume(&c->wbuf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (set_events(c, c->events | EPOLLOUT) < 0)
+				return -1;
+			return 0;
+		}
+		return -1;
+	}
+	/* Big results may have grown the buffer: do not keep it while idle. */
+	if (c->wbuf.cap > 65536)
+		bytebuf_free(&c->wbuf, false);
+	if (set_events(c, c->events & ~(uint32_t)EPOLLOUT) < 0)
+		return -1;
+	return 1;
+}
+
+ssize_t io_read(struct pgs_conn *c)
+{
+	struct iobuf *b = c->rbuf;
+	ssize_t n;
+
+	if (b == NULL) {
+		b = c->rbuf = worker_buf_get(c->w);
+		if (b == NULL)
+			return -ENOMEM;
+	}
+	if (b->start == b->end) {
+		b->start = b->end = 0;
+	} else if (b->end == IOBUF_SIZE && b->start > 0) {
+		memmove(b->data, b->data + b->start, b->end - b->start);
+		b->end -= b->start;
+		b->start = 0;
+	}
+	if (b->end == IOBUF_SIZE)
+		return -ENOBUFS;
+	for (;;) {
+		n = recv(c->fd, b->data + b->end, IOBUF_SIZE - b->end, 0);
+		if (n > 0) {
+			b->end += (uint32_t)n;
+			return n;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return -errno;
+	}
+}
+
+void io_release_rbuf(struct pgs_conn *c)
+{
+	if (c->rbuf && c->rbuf->start == c->rbuf->end) {
+		worker_buf_put(c->w, c->rbuf);
+		c->rbuf = NULL;
+	}
+}
