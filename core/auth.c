@@ -96,6 +96,10 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 				client_close(cl, "client went away during authentication");
 			return;
 		case CHAINSET_PENDING:
+			if (!cl->defer_inflight) {
+				/* Nothing would ever resume it. */
+				auth_failed(cl, "module returned PENDING without deferring work");
+			}
 			return;
 		case CHAINSET_SUCCESS:
 			client_auth_ok(cl);

@@ -184,14 +184,20 @@ void client_close(struct client *cl, const char *reason)
 		sv->client = NULL;
 		server_client_gone(sv);
 	}
-	auth_conn_free(cl);
 	if (cl->cancel_registered)
 		cancel_unregister(cl);
 	worker_unwatch(w, &cl->c);
 	close(cl->c.fd);
 	cl->c.fd = -1;
 	list_del(&cl->c.wlink);
-	list_add_tail(&w->dead, &cl->c.wlink);
+	if (cl->defer_inflight) {
+		/* The module's job may still use its state: conn_free and the
+		 * free wait for the job (client_defer_done). */
+		list_add_tail(&w->zombies, &cl->c.wlink);
+	} else {
+		auth_conn_free(cl);
+		list_add_tail(&w->dead, &cl->c.wlink);
+	}
 	w->nclients--;
 }
 
@@ -260,7 +266,7 @@ void client_auth_ok(struct client *cl)
 		return;
 	}
 	cancel_register(cl);
-	if (cl->pool->pcfg->mode == POOL_TRANSACTION && pool_get_welcome(cl->pool, &welcome)) {
+	if (pool_mode(cl->pool) == POOL_TRANSACTION && pool_get_welcome(cl->pool, &welcome)) {
 		send_welcome(cl, &welcome);
 		params_clear(&welcome);
 		if (!cl->c.dead) {
@@ -448,7 +454,7 @@ void client_got_server(struct client *cl, struct server *sv)
 			pool_release(sv->pool, sv->c.w, sv);
 			return;
 		}
-		if (cl->pool->pcfg->mode == POOL_SESSION) {
+		if (sv->pcfg->mode == POOL_SESSION) {
 			cl->server = sv;
 			server_link(sv, cl);
 			set_state(cl, CL_LINKED);
@@ -678,11 +684,23 @@ void client_defer_done(struct worker *w, uint64_t conn_id)
 		struct client *cl = container_of(n, struct client, c.wlink);
 
 		if (cl->c.id == conn_id) {
+			cl->defer_inflight = false;
 			auth_resume(cl);
 			return;
 		}
 	}
-	/* The client left meanwhile: its auth state was freed at close. */
+	/* The client left while its job ran: finish closing it now. */
+	for (n = w->zombies.next; n != &w->zombies; n = n->next) {
+		struct client *cl = container_of(n, struct client, c.wlink);
+
+		if (cl->c.id == conn_id) {
+			cl->defer_inflight = false;
+			auth_conn_free(cl);
+			list_del(&cl->c.wlink);
+			list_add_tail(&w->dead, &cl->c.wlink);
+			return;
+		}
+	}
 }
 
 struct client *client_find_by_cancel_key(struct worker *w, uint32_t pid, uint32_t key)

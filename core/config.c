@@ -74,6 +74,7 @@ struct loader {
 	struct octal_hint *hints;
 	size_t nhints;
 	const config_setting_t *listen_setting; /* last `listen` merged */
+	bool unparsed; /* a file could not be parsed: its settings are unknown */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -1775,6 +1776,11 @@ static void finish(struct loader *ld)
 	struct pgs_config *cfg = ld->cfg;
 	size_t i, k;
 
+	/* With a file unparsed, a reference may point into it: checking would
+	 * only add noise to the parse error. */
+	if (ld->unparsed)
+		goto paths;
+
 	/* pools -> servers */
 	for (i = 0; i < cfg->npools; i++) {
 		struct cfg_pool *p = &cfg->pools[i];
@@ -1806,6 +1812,7 @@ static void finish(struct loader *ld)
 			         "or unix_socket_dir");
 	}
 
+paths:
 	/* module_path: relative to the main file's directory */
 	if (cfg->module_path == NULL) {
 		cfg->module_path = dup_str(ld, PGS_MODULE_DIR);
@@ -1931,8 +1938,10 @@ static bool parse_one(struct loader *ld, config_t *c, const char *path)
 {
 	char where[PATH_MAX + 64];
 
-	if (!scan_file(ld, path, path, NULL, 0, 0))
+	if (!scan_file(ld, path, path, NULL, 0, 0)) {
+		ld->unparsed = true;
 		return false;
+	}
 	config_set_include_dir(c, ld->dir);
 	if (config_read_file(c, path) != CONFIG_TRUE) {
 		const char *f = config_error_file(c);
@@ -1944,6 +1953,7 @@ static bool parse_one(struct loader *ld, config_t *c, const char *path)
 			err_file(ld, f ? f : path, config_error_line(c), "%s",
 			         config_error_text(c) ? config_error_text(c)
 			                              : "parse error");
+		ld->unparsed = true;
 		return false;
 	}
 	where[0] = '\0';

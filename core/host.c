@@ -21,6 +21,7 @@
 #include "modload.h"
 #include "proto.h"
 #include "runtime.h"
+#include "workpool.h"
 
 static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -238,12 +239,20 @@ static int h_wbuf_msg(pgs_wbuf *out, char type, const void *data, size_t len)
 
 static int h_defer(pgs_conn *conn, void (*work)(void *arg), void *arg)
 {
-	(void)conn;
-	(void)work;
-	(void)arg;
-	/* The work pool arrives with the first module that needs it (LDAP,
-	 * PAM, vault unlock); until then a module must not rely on defer. */
-	return -ENOSYS;
+	struct pgs_conn *c = (struct pgs_conn *)conn;
+	struct client *cl;
+	int rc;
+
+	/* Only frontend auth steps may defer: the host resumes the chain. */
+	if (c == NULL || c->side != PGS_SIDE_CLIENT || work == NULL)
+		return -EINVAL;
+	cl = (struct client *)c;
+	if (cl->defer_inflight || cl->state != CL_AUTH)
+		return -EBUSY;
+	rc = workpool_submit(c->w, c->id, work, arg);
+	if (rc == 0)
+		cl->defer_inflight = true;
+	return rc;
 }
 
 static int h_ct_memcmp(const void *a, const void *b, size_t len)

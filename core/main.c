@@ -22,6 +22,7 @@
 #include "runtime.h"
 #include "util.h"
 #include "worker.h"
+#include "workpool.h"
 
 #define ERRBUF 16384
 
@@ -197,6 +198,10 @@ static int run(const char *path)
 		if (strcmp(pc->database, "*") != 0 && strcmp(pc->user, "*") != 0)
 			(void)pool_lookup(g, pc->database, pc->user);
 	}
+	if (workpool_start(2) < 0) {
+		fprintf(stderr, "pgsluice: could not start the work pool\n");
+		return 1;
+	}
 	for (int i = 0; i < rt->nworkers; i++)
 		if (worker_start(rt->workers[i]) < 0) {
 			fprintf(stderr, "pgsluice: could not start worker %d\n", i);
@@ -241,6 +246,8 @@ static int run(const char *path)
 			}
 		}
 	}
+	/* Jobs finish first: they report to workers that must still exist. */
+	workpool_stop();
 	atomic_store(&rt->stopping, true);
 	wake_all();
 	for (int i = 0; i < rt->nworkers; i++)

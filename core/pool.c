@@ -411,6 +411,16 @@ void pool_adopt_server(struct worker *w, struct server *sv)
 	pool_release(sv->pool, w, sv);
 }
 
+enum pool_mode pool_mode(struct pool *p)
+{
+	enum pool_mode m;
+
+	pthread_mutex_lock(&p->lock);
+	m = p->pcfg->mode;
+	pthread_mutex_unlock(&p->lock);
+	return m;
+}
+
 void pool_set_welcome(struct pool *p, const struct param_set *params)
 {
 	pthread_mutex_lock(&p->lock);

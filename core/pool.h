@@ -87,6 +87,10 @@ void pool_handover_idle(struct pool *p, struct worker *w);
 /* Handle INBOX_SERVER: a server arriving at worker w from another worker. */
 void pool_adopt_server(struct worker *w, struct server *sv);
 
+/* The pool's current mode (read under its lock: a reload may swap the
+ * settings). */
+enum pool_mode pool_mode(struct pool *p);
+
 /* Remember the welcome parameters of the pool (first successful login). */
 void pool_set_welcome(struct pool *p, const struct param_set *params);
 /* Copy the welcome parameters; false when not known yet. */

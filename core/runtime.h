@@ -23,6 +23,7 @@
 struct mod_set;
 struct chainset;
 struct worker;
+struct workpool;
 
 /* A server's address, resolved when the generation is built (never in a
  * worker). */
@@ -52,6 +53,7 @@ struct runtime {
 	atomic_bool draining;       /* SIGTERM: no new clients */
 	atomic_bool stopping;       /* workers must exit */
 	const char *config_path;
+	struct workpool *workpool;  /* pgs_host.defer */
 	pthread_mutex_t pools_lock;
 	struct list pools;          /* every pool */
 	pthread_mutex_t cancel_lock;

@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cancel.h"
 #include "client.h"
 #include "listen.h"
@@ -42,6 +43,7 @@ struct worker *worker_create(int index, char *err, size_t errlen)
 	list_init(&w->clients);
 	list_init(&w->servers);
 	list_init(&w->dead);
+	list_init(&w->zombies);
 	pthread_mutex_init(&w->inbox_lock, NULL);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -235,6 +237,14 @@ static void close_everything(struct worker *w)
 		server_close(container_of(n, struct server, c.wlink), "pgsluice is shutting down");
 	}
 	free_dead(w);
+	/* The work pool was stopped before the workers: no job runs now. */
+	while ((n = list_pop(&w->zombies)) != NULL) {
+		struct client *cl = container_of(n, struct client, c.wlink);
+
+		cl->defer_inflight = false;
+		auth_conn_free(cl);
+		client_free(cl);
+	}
 }
 
 static void *worker_main(void *arg)

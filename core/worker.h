@@ -48,6 +48,7 @@ struct worker {
 	struct list clients;     /* every live client of this worker */
 	struct list servers;     /* every live server of this worker */
 	struct list dead;        /* closed, freed at the end of the loop turn */
+	struct list zombies;     /* closed clients whose deferred job still runs */
 	struct iobuf *free_bufs;
 	int nfree_bufs;
 	int nclients;
