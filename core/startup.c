@@ -87,6 +87,12 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 		}
 		value = p;
 		p += strlen(p) + 1;
+		if (p > end) {
+			/* The value's NUL was the last byte: no terminator. */
+			startup_free(out);
+			return fail(sqlstate, msg, msglen, "08P01",
+			            "invalid startup packet layout: expected terminator as last byte");
+		}
 		if (strncmp(name, "_pq_.", 5) == 0) {
 			out->nunknown_pq++;
 			continue;

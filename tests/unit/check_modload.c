@@ -425,6 +425,29 @@ START_TEST(test_open_trust_reject)
 }
 END_TEST
 
+/* A module built against the frozen v1.0 header still loads, and the
+ * host finds its v1.0 fields where the module put them. */
+START_TEST(test_open_frozen_v1_0)
+{
+	struct mod_instance inst = { 0 };
+	char err[1024];
+
+	ck_assert_msg(modload_open("fx_abi10", MODDIR, &inst, err, sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(inst.desc->name, "fx_abi10");
+	ck_assert_str_eq(inst.desc->version, "1.0.0");
+	ck_assert_uint_eq(inst.desc->abi_major, 1);
+	ck_assert_uint_eq(inst.desc->abi_minor, 0);
+	ck_assert_uint_ge(inst.desc->size, PGS_MODULE_V1_0_SIZE);
+	ck_assert_ptr_nonnull(inst.desc->auth);
+	ck_assert_uint_eq(inst.desc->auth->flags, PGS_AUTH_INTERACTIVE);
+	ck_assert_ptr_nonnull(inst.desc->auth->step);
+	ck_assert_ptr_nonnull(inst.desc->backend);
+	ck_assert_uint_eq(inst.desc->backend->auth_codes, PGS_AUTH_CODE_BIT(3));
+	ck_assert_ptr_null(inst.desc->cred);
+	close_instance(&inst);
+}
+END_TEST
+
 /* ------------------------------------------------------------ sets */
 
 START_TEST(test_set_create_refs)
@@ -593,6 +616,7 @@ static Suite *modload_suite(void)
 	tcase_add_test(tc, test_open_missing);
 	tcase_add_test(tc, test_open_paths);
 	tcase_add_test(tc, test_open_trust_reject);
+	tcase_add_test(tc, test_open_frozen_v1_0);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("set");

@@ -97,6 +97,22 @@ START_TEST(test_startup_missing_terminator)
 }
 END_TEST
 
+/* "user\0alice\0" with no extra terminator: the value's NUL is not it. */
+START_TEST(test_startup_value_nul_is_not_terminator)
+{
+	static const char kv[] = "user\0alice";
+	uint8_t pkt[64];
+	size_t len = make_startup(pkt, PROTO_V3, kv, sizeof kv - 1);
+	struct startup_packet sp;
+	const char *code;
+	char msg[256];
+
+	ck_assert_int_eq(parse(pkt, len, &sp, &code, msg), -1);
+	ck_assert_str_eq(code, "08P01");
+	ck_assert_str_eq(msg, "invalid startup packet layout: expected terminator as last byte");
+}
+END_TEST
+
 START_TEST(test_startup_name_without_value)
 {
 	static const char kv[] = "user\0alice\0dangling";
@@ -340,6 +356,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_startup_no_user);
 	tcase_add_test(tc, test_startup_missing_terminator);
 	tcase_add_test(tc, test_startup_name_without_value);
+	tcase_add_test(tc, test_startup_value_nul_is_not_terminator);
 	tcase_add_test(tc, test_startup_lengths);
 	tcase_add_test(tc, test_startup_bad_version);
 	tcase_add_test(tc, test_startup_minor_and_pq_options);
