@@ -73,7 +73,31 @@ static int open_one(const struct addrinfo *ai, int port, struct listener **out,
 	return 0;
 }
 
-int listener_open_tcp(const char *host, int port, struct listener ***ls,
+/*
+ * SO_REUSEPORT would let a second pgsluice (or anything else with it set)
+ * bind the same port silently and take half the connections.  A bind
+ * without it fails while anyone listens there: do that first.
+ */
+static int probe_free(const struct addrinfo *ai, int port, char *err, size_t errlen)
+{
+	int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0; /* the real socket() will report it */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE) {
+		snprintf(err, errlen, "could not listen on port %d: Address already in use "
+		         "(another server listens there)", port);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int listener_open_tcp(const char *host, int port, bool first, struct listener ***ls,
                       int *n, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -95,6 +119,10 @@ int listener_open_tcp(const char *host, int port, struct listener ***ls,
 
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
+		if (first && probe_free(ai, port, err, errlen) < 0) {
+			freeaddrinfo(res);
+			return -1;
+		}
 		if (open_one(ai, port, &l, err, errlen) < 0) {
 			freeaddrinfo(res);
 			return -1;

@@ -23,8 +23,9 @@ struct listener {
 };
 
 /* Open every TCP socket of one listen entry (host may be "*": IPv4 and
- * IPv6 wildcard).  Appends to *ls / *n.  0, or -1 with err. */
-int listener_open_tcp(const char *host, int port, struct listener ***ls,
+ * IPv6 wildcard).  `first`: the first worker's sockets, checked first to be
+ * the only listener on the port.  Appends to *ls / *n.  0, or -1 with err. */
+int listener_open_tcp(const char *host, int port, bool first, struct listener ***ls,
                       int *n, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

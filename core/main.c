@@ -73,7 +73,7 @@ static int open_listeners(const struct pgs_config *cfg, struct listener **unix_o
 		struct worker *w = rt->workers[i];
 
 		for (size_t j = 0; j < cfg->nlisten; j++)
-			if (listener_open_tcp(cfg->listen[j].host, cfg->listen[j].port, &w->listeners,
+			if (listener_open_tcp(cfg->listen[j].host, cfg->listen[j].port, i == 0, &w->listeners,
 			                      &w->nlisteners, err, errlen) < 0)
 				return -1;
 		for (int k = 0; k < w->nlisteners; k++)

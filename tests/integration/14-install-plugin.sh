@@ -49,6 +49,11 @@ check_eq "a listed user gets in through the plugin" "trustuser" "$(sq trustuser 
 got=$(sq md5user postgres 'select current_user')
 check_match "an unlisted user is refused" 'authentication failed for user "md5user"' "$got"
 check_match "the refusal detail is logged, not sent" "allowlist: user is not on the list" "$(cat "$S_LOG")"
+# A second daemon on the same port must refuse, not share the port (SO_REUSEPORT).
+out=$(timeout -k 2 20 "$PGSLUICE" -c "$S_CONF" 2>&1); rc=$?
+check_eq "a second pgsluice on the same port exits with 1" "1" "$rc"
+check_match "it says the port is in use" "Address already in use" "$out"
+check_eq "the first one still serves" "scramuser" "$(sq scramuser testdb 'select current_user')"
 check "pgsluice still running" sluice_alive
 sluice_stop
 sanitizer_check
