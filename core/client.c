@@ -218,7 +218,6 @@ void client_free(struct client *cl)
 	}
 	bytebuf_free(&cl->c.wbuf, true);
 	startup_free(&cl->sp);
-	params_clear(&cl->params);
 	if (cl->authn_id)
 		free(cl->authn_id);
 	gen_unref(cl->gen);
@@ -235,8 +234,7 @@ static void send_welcome(struct client *cl, const struct param_set *ps)
 
 	for (uint32_t i = 0; i < ps->n && rc == 0; i++)
 		rc = proto_param_status(b, ps->names[i], ps->values[i]);
-	if (rc == 0)
-		rc = params_copy(&cl->params, ps);
+	cl->params_hash = ps->hash;
 	if (rc == 0)
 		rc = proto_backend_key(b, cl->cancel_pid, cl->cancel_key);
 	if (rc == 0)
@@ -417,22 +415,20 @@ static void read_auth(struct client *cl)
 
 /* --------------------------------------------------------- forwarding */
 
-/* Tell the client about parameters of its new server that differ from
- * what it was told before (transaction mode, another server). */
+/*
+ * Tell the client the parameters of its new server when they are not the
+ * set it was told before (transaction mode, another server).  The client
+ * keeps only the hash of that set, so the whole set is sent: repeating an
+ * unchanged value is harmless, and an idle client stays small.
+ */
 static int replay_params(struct client *cl, struct server *sv)
 {
-	if (cl->params.hash == sv->params.hash)
+	if (cl->params_hash == sv->params.hash)
 		return 0;
-	for (uint32_t i = 0; i < sv->params.n; i++) {
-		const char *name = sv->params.names[i], *val = sv->params.values[i];
-		const char *mine = params_get(&cl->params, name);
-
-		if (mine != NULL && strcmp(mine, val) == 0)
-			continue;
-		if (proto_param_status(&cl->c.wbuf, name, val) < 0 ||
-		    params_set(&cl->params, name, val) < 0)
+	for (uint32_t i = 0; i < sv->params.n; i++)
+		if (proto_param_status(&cl->c.wbuf, sv->params.names[i], sv->params.values[i]) < 0)
 			return -1;
-	}
+	cl->params_hash = sv->params.hash;
 	return io_flush(&cl->c) < 0 ? -1 : 0;
 }
 
@@ -470,11 +466,18 @@ void client_got_server(struct client *cl, struct server *sv)
 		client_drain(cl);
 }
 
-void client_server_released(struct client *cl)
+void client_server_released(struct client *cl, const struct server *sv)
 {
+	/* It saw every ParameterStatus the server sent while linked. */
+	cl->params_hash = sv->params.hash;
 	cl->server = NULL;
 	set_state(cl, CL_IDLE);
 	cl->last_active = cl->c.w->now;
+}
+
+void client_resume_pending(struct client *cl)
+{
+	/* Pipelined input that arrived during the last transaction. */
 	if (cl->c.rbuf && cl->c.rbuf->start < cl->c.rbuf->end)
 		client_drain(cl);
 }

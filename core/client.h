@@ -35,8 +35,12 @@ void client_auth_ok(struct client *cl);
 /* The pool hands a server to a waiting client (same worker). */
 void client_got_server(struct client *cl, struct server *sv);
 
-/* The linked server was released at the end of a transaction. */
-void client_server_released(struct client *cl);
+/* The linked server sv was released at the end of a transaction. */
+void client_server_released(struct client *cl, const struct server *sv);
+
+/* After the release: forward input the client sent meanwhile (it may need
+ * a server again). */
+void client_resume_pending(struct client *cl);
 
 /* Resume forwarding after the server's output backlog drained. */
 void client_resume(struct client *cl);

@@ -51,6 +51,9 @@
  * NUL, and "/.s.PGSQL.65535" is appended. */
 #define MAX_SOCKET_DIR (108 - 1 - 15)
 
+/* @include directives followed in one load, all files together. */
+#define MAX_INCLUDES 256
+
 /* A value shown in an error message is cut to this many bytes. */
 #define SHOW_MAX 64
 
@@ -75,6 +78,7 @@ struct loader {
 	size_t nhints;
 	const config_setting_t *listen_setting; /* last `listen` merged */
 	bool unparsed; /* a file could not be parsed: its settings are unknown */
+	unsigned nincludes; /* @include directives followed, all files */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -203,14 +207,12 @@ static void emit_errors(const struct loader *ld, char *err, size_t errlen)
 	         ld->nerrs - kept, ld->nerrs - kept == 1 ? "" : "s");
 }
 
-/* A value for an error message: cut short, never a secret. */
+/* A value for an error message, quoted and cut short (buf holds at least
+ * SHOW_MAX + 8 bytes).  Never used for secrets. */
 static const char *show(char *buf, size_t len, const char *s)
 {
-	if (strlen(s) <= SHOW_MAX) {
-		snprintf(buf, len, "\"%s\"", s);
-	} else {
-		snprintf(buf, len, "\"%.*s...\"", SHOW_MAX, s);
-	}
+	snprintf(buf, len, "\"%.*s%s\"", SHOW_MAX, s,
+	         strlen(s) > SHOW_MAX ? "..." : "");
 	return buf;
 }
 
@@ -757,6 +759,16 @@ static void scan_include(struct scan *sc)
 		free(path);
 		return;
 	}
+	/* A file including itself ten levels deep, twice per level, would
+	 * cost us 2^10 scans while libconfig stops at its first error. */
+	if (++ld->nincludes > MAX_INCLUDES) {
+		if (ld->nincludes == MAX_INCLUDES + 1)
+			err_file(ld, sc->name, (int)line, "more than %d @include "
+			         "directives", MAX_INCLUDES);
+		sc->safe = false;
+		free(path);
+		return;
+	}
 	/* Resolved as libconfig does: relative to the include directory. */
 	full = path[0] == '/' ? dup_str(ld, path) : join_path(ld, ld->dir, path);
 	if (full == NULL) {
@@ -844,7 +856,10 @@ static void scan_number(struct scan *sc)
 				oct = t[k] <= '7' ? oct * 8 + (t[k] - '0') : -1;
 			if (oct >= 0 && neg)
 				oct = -oct;
-			add_hint(sc, neg ? -(long long)v : (long long)v, oct);
+			/* only unix_socket_mode is read as octal */
+			if (sc->last_name_len == 16 &&
+			    memcmp(sc->last_name, "unix_socket_mode", 16) == 0)
+				add_hint(sc, neg ? -(long long)v : (long long)v, oct);
 		}
 	}
 done:
@@ -1065,19 +1080,20 @@ static void chain_parse(struct loader *ld, const config_setting_t *list,
 			const char *cv;
 			char b[SHOW_MAX + 8];
 
+			/* a bad control is reported, and the step kept so that its
+			 * `use` is still checked (the load fails either way) */
 			snprintf(sp, sizeof(sp), "%s[%d].control", path, i);
-			if (!get_string(ld, m, sp, &cv))
-				continue;
-			for (c = 0; controls[c] != NULL; c++)
-				if (strcmp(cv, controls[c]) == 0)
-					break;
-			if (controls[c] == NULL) {
-				err_at(ld, m, "%s: unknown control %s (expected required, "
-				       "requisite, sufficient or optional)", sp,
-				       show(b, sizeof(b), cv));
-				continue;
+			if (get_string(ld, m, sp, &cv)) {
+				for (c = 0; controls[c] != NULL; c++)
+					if (strcmp(cv, controls[c]) == 0)
+						break;
+				if (controls[c] != NULL)
+					st->control = (enum chain_control)c;
+				else
+					err_at(ld, m, "%s: unknown control %s (expected "
+					       "required, requisite, sufficient or "
+					       "optional)", sp, show(b, sizeof(b), cv));
 			}
-			st->control = (enum chain_control)c;
 		}
 		st->use = dup_str(ld, v);
 		st->where = where_of(ld, g);
@@ -1206,7 +1222,7 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 	n = config_setting_length(s);
 	for (i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-		const char *name = config_setting_name(g), *path;
+		const char *name = config_setting_name(g), *path = NULL;
 		const config_setting_t *m;
 		struct cfg_module mod, *slot = NULL;
 		char sp[128];
@@ -1220,14 +1236,15 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 			       "got %s", sp, type_name(g));
 			continue;
 		}
+		/* Without a valid path the instance is still entered, so that
+		 * chains using it get no second, false error. */
 		m = config_setting_get_member(g, "path");
-		if (m == NULL) {
+		snprintf(sp, sizeof(sp), "modules.%.100s", name);
+		if (m == NULL)
 			err_at(ld, g, "%s: missing required setting \"path\"", sp);
-			continue;
-		}
 		snprintf(sp, sizeof(sp), "modules.%.100s.path", name);
-		if (!get_nonempty(ld, m, sp, &path))
-			continue;
+		if (m != NULL && !get_nonempty(ld, m, sp, &path))
+			path = NULL;
 		memset(&mod, 0, sizeof(mod));
 		mod.name = dup_str(ld, name);
 		mod.path = dup_str(ld, path);
@@ -1272,7 +1289,7 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		struct cfg_server srv, *slot = NULL;
 		char sp[64], b[SHOW_MAX + 8], w[PATH_MAX + 32];
 		int port = PGS_DEFAULT_SERVER_PORT;
-		bool ok = true, dup = false;
+		bool dup = false;
 		size_t k;
 
 		snprintf(sp, sizeof(sp), "servers[%d]", i);
@@ -1285,30 +1302,21 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		mn = config_setting_get_member(g, "name");
 		mh = config_setting_get_member(g, "host");
 		mp = config_setting_get_member(g, "port");
-		if (mn == NULL) {
+		if (mn == NULL)
 			err_at(ld, g, "%s: missing required setting \"name\"", sp);
-			ok = false;
-		}
-		if (mh == NULL) {
+		if (mh == NULL)
 			err_at(ld, g, "%s: missing required setting \"host\"", sp);
-			ok = false;
-		}
 		snprintf(sp, sizeof(sp), "servers[%d].name", i);
 		if (mn != NULL && !get_nonempty(ld, mn, sp, &name))
-			ok = false;
+			name = NULL;
 		snprintf(sp, sizeof(sp), "servers[%d].host", i);
-		if (mh != NULL && get_nonempty(ld, mh, sp, &host)) {
-			if (host[0] == '/' && strlen(host) > MAX_SOCKET_DIR) {
-				err_at(ld, mh, "%s: socket directory longer than %d bytes",
-				       sp, MAX_SOCKET_DIR);
-				ok = false;
-			}
-		} else if (mh != NULL) {
-			ok = false;
-		}
+		if (mh != NULL && get_nonempty(ld, mh, sp, &host) &&
+		    host[0] == '/' && strlen(host) > MAX_SOCKET_DIR)
+			err_at(ld, mh, "%s: socket directory longer than %d bytes",
+			       sp, MAX_SOCKET_DIR);
 		snprintf(sp, sizeof(sp), "servers[%d].port", i);
-		if (mp != NULL && !get_int(ld, mp, sp, 1, 65535, &port))
-			ok = false;
+		if (mp != NULL)
+			(void)get_int(ld, mp, sp, 1, 65535, &port);
 		/* Two definitions of one name in one file is a mistake; across
 		 * files it is an override. */
 		for (j = 0; name != NULL && j < i; j++) {
@@ -1325,7 +1333,10 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 				break;
 			}
 		}
-		if (!ok || dup)
+		/* A server with a bad host or port is still entered under its
+		 * name, so that pools naming it do not get a second, false
+		 * "no server named" error (the load fails anyway). */
+		if (name == NULL || dup)
 			continue;
 		memset(&srv, 0, sizeof(srv));
 		srv.name = dup_str(ld, name);
@@ -1352,8 +1363,8 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 	}
 }
 
-/* Parse one pool group into p; false if anything was wrong. */
-static bool pool_parse(struct loader *ld, const config_setting_t *g,
+/* Parse one pool group into p, reporting what is wrong with it. */
+static void pool_parse(struct loader *ld, const config_setting_t *g,
                        int idx, struct cfg_pool *p)
 {
 	static const char *const keys[] = {
@@ -1363,7 +1374,7 @@ static bool pool_parse(struct loader *ld, const config_setting_t *g,
 	};
 	static const char *const required[] = { "database", "user", "server",
 		                                NULL };
-	bool ok = true, sizes_ok = true;
+	bool sizes_ok = true;
 	const char *const *r;
 	char sp[64], b[SHOW_MAX + 8];
 	int i, n;
@@ -1377,14 +1388,12 @@ static bool pool_parse(struct loader *ld, const config_setting_t *g,
 	if (!config_setting_is_group(g)) {
 		err_at(ld, g, "%s: expected a group { database = ...; user = ...; "
 		       "server = ...; }, got %s", sp, type_name(g));
-		return false;
+		return;
 	}
 	check_keys(ld, g, sp, keys);
 	for (r = required; *r != NULL; r++)
-		if (config_setting_get_member(g, *r) == NULL) {
+		if (config_setting_get_member(g, *r) == NULL)
 			err_at(ld, g, "%s: missing required setting \"%s\"", sp, *r);
-			ok = false;
-		}
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
@@ -1398,17 +1407,14 @@ static bool pool_parse(struct loader *ld, const config_setting_t *g,
 			continue;
 		if (strcmp(key, "max_size") == 0) {
 			sizes_ok &= get_int(ld, m, sp, 1, INT_MAX, &p->max_size);
-			ok &= sizes_ok;
 			continue;
 		}
 		if (strcmp(key, "min_size") == 0) {
 			sizes_ok &= get_int(ld, m, sp, 0, INT_MAX, &p->min_size);
-			ok &= sizes_ok;
 			continue;
 		}
 		if (strcmp(key, "initial_size") == 0) {
 			sizes_ok &= get_int(ld, m, sp, 0, INT_MAX, &p->initial_size);
-			ok &= sizes_ok;
 			continue;
 		}
 		if (strcmp(key, "database") == 0)
@@ -1426,37 +1432,28 @@ static bool pool_parse(struct loader *ld, const config_setting_t *g,
 		else if (strcmp(key, "server_reset_query") == 0)
 			dst = &p->server_reset_query, nonempty = false;
 		if (!(nonempty ? get_nonempty(ld, m, sp, &v) :
-		                 get_string(ld, m, sp, &v))) {
-			ok = false;
+		                 get_string(ld, m, sp, &v)))
 			continue;
-		}
 		if (strcmp(key, "mode") == 0) {
 			if (strcmp(v, "session") == 0)
 				p->mode = POOL_SESSION;
 			else if (strcmp(v, "transaction") == 0)
 				p->mode = POOL_TRANSACTION;
-			else {
+			else
 				err_at(ld, m, "%s: unknown pool mode %s (expected session "
 				       "or transaction)", sp, show(b, sizeof(b), v));
-				ok = false;
-			}
 			continue;
 		}
 		*dst = dup_str(ld, v);
 	}
 	snprintf(sp, sizeof(sp), "pools[%d]", idx);
-	if (sizes_ok && p->min_size > p->max_size) {
+	if (sizes_ok && p->min_size > p->max_size)
 		err_at(ld, g, "%s: min_size (%d) is greater than max_size (%d)", sp,
 		       p->min_size, p->max_size);
-		ok = false;
-	}
-	if (sizes_ok && p->initial_size > p->max_size) {
+	if (sizes_ok && p->initial_size > p->max_size)
 		err_at(ld, g, "%s: initial_size (%d) is greater than max_size (%d)",
 		       sp, p->initial_size, p->max_size);
-		ok = false;
-	}
 	p->where = where_of(ld, g);
-	return ok && p->database != NULL && p->user != NULL && p->server != NULL;
 }
 
 static void merge_pools(struct loader *ld, const config_setting_t *s)
@@ -1484,7 +1481,10 @@ static void merge_pools(struct loader *ld, const config_setting_t *s)
 		size_t k, idx = 0;
 		bool dup = false;
 
-		if (!pool_parse(ld, g, i, &pool)) {
+		/* An invalid pool is still entered under its key (when it has
+		 * one) so that its server is checked too; the load fails. */
+		pool_parse(ld, g, i, &pool);
+		if (pool.database == NULL || pool.user == NULL) {
 			free_pool(&pool);
 			continue;
 		}
@@ -1502,7 +1502,8 @@ static void merge_pools(struct loader *ld, const config_setting_t *s)
 				err_at(ld, g, "pools[%d]: duplicate pool for database %s, "
 				       "user %s (first defined at %s)", i,
 				       show(b1, sizeof(b1), pool.database),
-				       show(b2, sizeof(b2), pool.user), slot->where);
+				       show(b2, sizeof(b2), pool.user),
+				       slot->where ? slot->where : "?");
 				dup = true;
 			}
 		if (dup) {
@@ -1620,7 +1621,9 @@ static void merge_socket_mode(struct loader *ld, const config_setting_t *s)
 		for (i = 0; i < ld->nhints; i++) {
 			const struct octal_hint *h = &ld->hints[i];
 
-			if (h->line == line && h->as_decimal == v && streq(h->file, file)) {
+			/* libconfig keeps line numbers in 16 bits */
+			if ((h->line & 0xffff) == line && h->as_decimal == v &&
+			    streq(h->file, file)) {
 				if (h->as_octal < 0) {
 					err_at(ld, s, "%s: 0%lld is not an octal number", path,
 					       v);
@@ -1790,7 +1793,7 @@ static void finish(struct loader *ld)
 		for (k = 0; k < cfg->nservers; k++)
 			if (streq(cfg->servers[k].name, p->server))
 				p->server_index = (int)k;
-		if (p->server_index >= 0)
+		if (p->server_index >= 0 || p->server == NULL)
 			continue;
 		m = config_setting_get_member(p->group, "server");
 		err_at(ld, m ? m : p->group, "pools[%d].server: no server named %s "
@@ -1830,6 +1833,8 @@ paths:
 	for (i = 0; i < cfg->nmodules && cfg->module_path != NULL; i++) {
 		struct cfg_module *m = &cfg->modules[i];
 
+		if (m->path == NULL)
+			continue;
 		m->full_path = m->path[0] == '/' ? dup_str(ld, m->path)
 		                                 : join_path(ld, cfg->module_path,
 		                                             m->path);
@@ -1936,7 +1941,7 @@ static bool is_regular_file(struct loader *ld, const char *path)
 /* Pre-scan, parse and check one file; true if it parsed. */
 static bool parse_one(struct loader *ld, config_t *c, const char *path)
 {
-	char where[PATH_MAX + 64];
+	char keypath[PATH_MAX + 64];
 
 	if (!scan_file(ld, path, path, NULL, 0, 0)) {
 		ld->unparsed = true;
@@ -1956,8 +1961,8 @@ static bool parse_one(struct loader *ld, config_t *c, const char *path)
 		ld->unparsed = true;
 		return false;
 	}
-	where[0] = '\0';
-	check_strings(ld, config_root_setting(c), where, 0, sizeof(where), 0);
+	keypath[0] = '\0';
+	check_strings(ld, config_root_setting(c), keypath, 0, sizeof(keypath), 0);
 	return true;
 }
 

@@ -106,7 +106,7 @@ struct client {
 	const char *const *auth_options; /* the rule's key, value, ... NULL */
 	char *authn_id;
 
-	struct param_set params; /* what the client has been told */
+	uint64_t params_hash;    /* hash of the ParameterStatus set it was told */
 	uint32_t in_remain;      /* bytes of the current message still to come */
 	struct list wait_link;   /* in the pool's waiters while CL_WAITING/CL_LOGIN_WAIT */
 	struct list cancel_link; /* in the cancel key registry */

@@ -514,8 +514,7 @@ static void server_drain(struct server *sv)
 					sv->pending--;
 				release_ok = sv->pending == 0 && sv->tx_status == 'I';
 			} else {
-				if (!parse_param_status(&sv->params, b->data + p + 5, len - 4) ||
-				    !parse_param_status(&cl->params, b->data + p + 5, len - 4)) {
+				if (!parse_param_status(&sv->params, b->data + p + 5, len - 4)) {
 					server_close(sv, "invalid ParameterStatus");
 					return;
 				}
@@ -537,8 +536,10 @@ static void server_drain(struct server *sv)
 	if (release_ok && b->start == b->end && sv->pcfg->mode == POOL_TRANSACTION) {
 		sv->client = NULL;
 		io_release_rbuf(&sv->c);
+		client_server_released(cl, sv);
 		pool_release(sv->pool, sv->c.w, sv);
-		client_server_released(cl);
+		if (!cl->c.dead)
+			client_resume_pending(cl);
 		return;
 	}
 	if (cl->c.wbuf.len > 0 && io_want_read(&sv->c, 0) < 0)

@@ -74,6 +74,7 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 	if (out->raw == NULL)
 		return fail(sqlstate, msg, msglen, "53200", "out of memory");
 	memcpy(out->raw, pkt + off, rawlen);
+	out->rawlen = (uint32_t)rawlen;
 	p = out->raw;
 	end = out->raw + rawlen - 1; /* the final terminator */
 	while (p < end) {
@@ -102,8 +103,6 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 			return fail(sqlstate, msg, msglen, "08P01",
 			            "invalid startup packet layout: too many parameters");
 		}
-		out->params[out->nparams].name = name;
-		out->params[out->nparams].value = value;
 		out->nparams++;
 		if (strcmp(name, "user") == 0)
 			out->user = value;
@@ -127,9 +126,19 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 
 const char *startup_param(const struct startup_packet *sp, const char *name)
 {
-	for (size_t i = 0; i < sp->nparams; i++)
-		if (strcmp(sp->params[i].name, name) == 0)
-			return sp->params[i].value;
+	const char *p = sp->raw, *end;
+
+	/* Scanned, not indexed: an idle client keeps only the raw copy. */
+	if (p == NULL)
+		return NULL;
+	end = sp->raw + sp->rawlen - 1;
+	while (p < end) {
+		const char *n = p, *v = p + strlen(p) + 1;
+
+		p = v + strlen(v) + 1;
+		if (strcmp(n, name) == 0 && strncmp(n, "_pq_.", 5) != 0)
+			return v;
+	}
 	return NULL;
 }
 

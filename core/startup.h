@@ -17,17 +17,13 @@ enum startup_kind {
 	STARTUP_CANCEL_REQUEST,
 };
 
-struct startup_param {
-	const char *name, *value; /* point into startup_packet.raw */
-};
-
 struct startup_packet {
 	enum startup_kind kind;
 	uint32_t version;               /* protocol of a StartupMessage */
 	uint32_t cancel_pid, cancel_key; /* of a CancelRequest */
-	char *raw;                       /* owned copy of the parameters */
-	struct startup_param params[STARTUP_MAX_PARAMS];
-	size_t nparams;
+	char *raw;                       /* owned copy: name\0value\0...\0 */
+	uint32_t rawlen;
+	uint16_t nparams;
 	size_t nunknown_pq;              /* "_pq_." options (protocol extensions) */
 	const char *user, *database;     /* database defaults to user */
 };
