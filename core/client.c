@@ -563,8 +563,13 @@ static void client_drain(struct client *cl)
 			return;
 		}
 	}
-	if (!cl->c.dead)
-		io_release_rbuf(&cl->c);
+	if (cl->c.dead)
+		return;
+	io_release_rbuf(&cl->c);
+	/* Reading may have stopped while the buffer was full (waiting for a
+	 * server, or backpressure): there is room again. */
+	if (!(cl->c.events & EPOLLIN) && cl->state != CL_WAITING && io_want_read(&cl->c, 1) < 0)
+		client_close(cl, "epoll failure");
 }
 
 void client_resume(struct client *cl)
