@@ -1,0 +1,39 @@
+#!/bin/bash
+# test.sh: everything CI runs, from a fresh Debian 12 machine (as root) or a developer's:
+#   1. installs what is missing (tools/deps.sh)
+#   2. builds with ./configure --enable-sanitizers (ASan + UBSan) into build-sanitizers/
+#   3. make check: the Check unit tests (their tests/unit/*.log files are printed, so Check's
+#      "100%: Checks: N, Failures: 0, Errors: 0" lines show)
+#   4. the integration suite (tests/integration/run.sh) against that sanitizer build
+# Exits non-zero if anything failed; the last line is the integration suite's
+# "N passed, N failed".
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build-sanitizers
+t0=$(date +%s)
+# shellcheck disable=SC1091  # tools/deps.sh (checked on its own)
+. "$ROOT/tools/deps.sh"
+deps_install || { echo "installing the dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "== build (--enable-sanitizers)"
+bash "$ROOT/tools/build.sh" --sanitizers "$BUILD" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "== unit tests (make check)"
+( cd "$BUILD" && make -j"$(nproc)" check > make-check.out 2>&1 ); unit_rc=$?
+grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):|^# [A-Z]+:' "$BUILD/make-check.out"
+for f in "$BUILD"/tests/unit/*.log; do
+  [ -f "$f" ] || continue
+  echo "--- ${f#"$BUILD"/}"; cat "$f"
+done
+if [ "$unit_rc" != 0 ]; then
+  echo "--- make check failed (exit $unit_rc); the end of its output:"
+  tail -n 40 "$BUILD/make-check.out"
+fi
+
+echo "== integration tests (sanitizer build)"
+bash "$ROOT/tests/integration/run.sh" -b "$BUILD" 2>&1 | tee "$BUILD/integration.out"; it_rc=${PIPESTATUS[0]}
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$BUILD/integration.out" | tail -1)
+[ -n "$summary" ] || { summary="0 passed, 1 failed"; it_rc=1; }
+echo "== done in $(( $(date +%s) - t0 )) s: unit tests $([ "$unit_rc" = 0 ] && echo passed || echo FAILED), integration tests $([ "$it_rc" = 0 ] && echo passed || echo FAILED)"
+echo "$summary"
+[ "$unit_rc" = 0 ] && [ "$it_rc" = 0 ]
