@@ -1,0 +1,576 @@
+/*
+ * config_merge.c — folding one parsed file into the snapshot.
+ *
+ * Files are merged in order (the main file, then conf.d/ in lexical order).
+ * Scalars: the later file wins; modules, chains, servers and pools: a later
+ * definition with the same key (name, or database+user for a pool) replaces
+ * the earlier whole; listen: replaced whole; log and auth: key by key.  The
+ * same key twice in one file is an error, not an override.  Each setting is
+ * checked as it is merged; cross references wait for cfg_finish().
+ */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_int.h"
+#include "pgsluice/module.h" /* PGS_LOG_* */
+
+/* Longest Unix socket directory: sun_path holds 108 bytes including the
+ * NUL, and "/.s.PGSQL.65535" is appended. */
+#define MAX_SOCKET_DIR (108 - 1 - 15)
+
+static void merge_listen(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = { "host", "port", NULL };
+	struct cfg_listen *arr = NULL;
+	size_t na = 0;
+	int i, n;
+
+	if (!cfg_is_list_like(s)) {
+		cfg_err_at(ld, s, "listen: expected a list of groups "
+		           "( { host = ...; port = ...; } ), got %s", cfg_type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	if (n > 0) {
+		arr = calloc((size_t)n, sizeof(*arr));
+		if (arr == NULL) {
+			ld->oom = true;
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *m;
+		const char *host = PGS_DEFAULT_LISTEN_HOST;
+		unsigned char addr[16];
+		char path[64], b[SHOW_MAX + 8];
+		int port;
+
+		snprintf(path, sizeof(path), "listen[%d]", i);
+		if (!config_setting_is_group(g)) {
+			cfg_err_at(ld, g, "%s: expected a group { host = ...; "
+			           "port = ...; }, got %s", path, cfg_type_name(g));
+			continue;
+		}
+		cfg_check_keys(ld, g, path, keys);
+		m = config_setting_get_member(g, "host");
+		if (m != NULL) {
+			snprintf(path, sizeof(path), "listen[%d].host", i);
+			if (!cfg_get_string(ld, m, path, &host))
+				continue;
+			if (strcmp(host, "*") != 0 && inet_pton(AF_INET, host, addr) != 1 &&
+			    inet_pton(AF_INET6, host, addr) != 1) {
+				cfg_err_at(ld, m, "%s: %s is not an IPv4 or IPv6 address "
+				           "(or \"*\" for all)", path,
+				           cfg_show(b, sizeof(b), host));
+				continue;
+			}
+		}
+		m = config_setting_get_member(g, "port");
+		snprintf(path, sizeof(path), "listen[%d]", i);
+		if (m == NULL) {
+			cfg_err_at(ld, g, "%s: missing required setting \"port\"", path);
+			continue;
+		}
+		snprintf(path, sizeof(path), "listen[%d].port", i);
+		if (!cfg_get_int(ld, m, path, 1, 65535, &port))
+			continue;
+		arr[na].host = cfg_dup_str(ld, host);
+		arr[na].port = port;
+		arr[na].where = cfg_where_of(ld, g);
+		na++;
+	}
+	cfg_free_listen(ld->cfg->listen, ld->cfg->nlisten);
+	ld->cfg->listen = arr;
+	ld->cfg->nlisten = na;
+	ld->listen_setting = s;
+}
+
+static void merge_log(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = { "level", "connections",
+		                            "disconnections", NULL };
+	struct pgs_config *cfg = ld->cfg;
+	const config_setting_t *m;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s, "log: expected a group, got %s", cfg_type_name(s));
+		return;
+	}
+	cfg_check_keys(ld, s, "log", keys);
+	m = config_setting_get_member(s, "level");
+	if (m != NULL) {
+		const char *v;
+		char b[SHOW_MAX + 8];
+
+		if (cfg_get_string(ld, m, "log.level", &v)) {
+			if (strcmp(v, "debug") == 0)
+				cfg->log_level = PGS_LOG_DEBUG;
+			else if (strcmp(v, "info") == 0)
+				cfg->log_level = PGS_LOG_INFO;
+			else if (strcmp(v, "warning") == 0 || strcmp(v, "warn") == 0)
+				cfg->log_level = PGS_LOG_WARN;
+			else if (strcmp(v, "error") == 0)
+				cfg->log_level = PGS_LOG_ERROR;
+			else
+				cfg_err_at(ld, m, "log.level: unknown level %s (expected "
+				           "debug, info, warning or error)",
+				           cfg_show(b, sizeof(b), v));
+		}
+	}
+	m = config_setting_get_member(s, "connections");
+	if (m != NULL)
+		(void)cfg_get_bool(ld, m, "log.connections", &cfg->log_connections);
+	m = config_setting_get_member(s, "disconnections");
+	if (m != NULL)
+		(void)cfg_get_bool(ld, m, "log.disconnections",
+		                   &cfg->log_disconnections);
+}
+
+static void merge_modules(struct loader *ld, const config_setting_t *s)
+{
+	struct pgs_config *cfg = ld->cfg;
+	int i, n;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s, "modules: expected a group of named groups "
+		           "( name = { path = \"x.so\"; }; ), got %s",
+		           cfg_type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(g), *path = NULL;
+		const config_setting_t *m;
+		struct cfg_module mod, *slot = NULL;
+		char sp[128];
+		size_t k;
+
+		if (name == NULL || strlen(name) > PGS_CONFIG_MAX_STRING)
+			continue;
+		snprintf(sp, sizeof(sp), "modules.%.100s", name);
+		if (!config_setting_is_group(g)) {
+			cfg_err_at(ld, g, "%s: expected a group { path = \"x.so\"; ... }, "
+			           "got %s", sp, cfg_type_name(g));
+			continue;
+		}
+		/* Without a valid path the instance is still entered, so that
+		 * chains using it get no second, false error. */
+		m = config_setting_get_member(g, "path");
+		snprintf(sp, sizeof(sp), "modules.%.100s", name);
+		if (m == NULL)
+			cfg_err_at(ld, g, "%s: missing required setting \"path\"", sp);
+		snprintf(sp, sizeof(sp), "modules.%.100s.path", name);
+		if (m != NULL && !cfg_get_nonempty(ld, m, sp, &path))
+			path = NULL;
+		memset(&mod, 0, sizeof(mod));
+		mod.name = cfg_dup_str(ld, name);
+		mod.path = cfg_dup_str(ld, path);
+		mod.group = g;
+		mod.where = cfg_where_of(ld, g);
+		for (k = 0; k < cfg->nmodules; k++)
+			if (cfg_streq(cfg->modules[k].name, name))
+				slot = &cfg->modules[k];
+		if (slot != NULL) {
+			cfg_free_module(slot);
+		} else {
+			slot = realloc(cfg->modules,
+			               (cfg->nmodules + 1) * sizeof(*slot));
+			if (slot == NULL) {
+				ld->oom = true;
+				cfg_free_module(&mod);
+				return;
+			}
+			cfg->modules = slot;
+			slot = &cfg->modules[cfg->nmodules++];
+		}
+		*slot = mod;
+	}
+}
+
+static void merge_servers(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = { "name", "host", "port", NULL };
+	struct pgs_config *cfg = ld->cfg;
+	int i, j, n;
+
+	if (!cfg_is_list_like(s)) {
+		cfg_err_at(ld, s, "servers: expected a list of groups "
+		           "( { name = ...; host = ...; } ), got %s", cfg_type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *mn, *mh, *mp;
+		const char *name = NULL, *host = NULL;
+		struct cfg_server srv, *slot = NULL;
+		char sp[64], b[SHOW_MAX + 8], w[PATH_MAX + 32];
+		int port = PGS_DEFAULT_SERVER_PORT;
+		bool dup = false;
+		size_t k;
+
+		snprintf(sp, sizeof(sp), "servers[%d]", i);
+		if (!config_setting_is_group(g)) {
+			cfg_err_at(ld, g, "%s: expected a group { name = ...; "
+			           "host = ...; }, got %s", sp, cfg_type_name(g));
+			continue;
+		}
+		cfg_check_keys(ld, g, sp, keys);
+		mn = config_setting_get_member(g, "name");
+		mh = config_setting_get_member(g, "host");
+		mp = config_setting_get_member(g, "port");
+		if (mn == NULL)
+			cfg_err_at(ld, g, "%s: missing required setting \"name\"", sp);
+		if (mh == NULL)
+			cfg_err_at(ld, g, "%s: missing required setting \"host\"", sp);
+		snprintf(sp, sizeof(sp), "servers[%d].name", i);
+		if (mn != NULL && !cfg_get_nonempty(ld, mn, sp, &name))
+			name = NULL;
+		snprintf(sp, sizeof(sp), "servers[%d].host", i);
+		if (mh != NULL && cfg_get_nonempty(ld, mh, sp, &host) &&
+		    host[0] == '/' && strlen(host) > MAX_SOCKET_DIR)
+			cfg_err_at(ld, mh, "%s: socket directory longer than %d bytes",
+			           sp, MAX_SOCKET_DIR);
+		snprintf(sp, sizeof(sp), "servers[%d].port", i);
+		if (mp != NULL)
+			(void)cfg_get_int(ld, mp, sp, 1, 65535, &port);
+		/* Two definitions of one name in one file is a mistake; across
+		 * files it is an override. */
+		for (j = 0; name != NULL && j < i; j++) {
+			const config_setting_t *og;
+			const char *on = NULL;
+
+			og = config_setting_get_elem(s, (unsigned)j);
+			if (config_setting_is_group(og) &&
+			    config_setting_lookup_string(og, "name", &on) &&
+			    cfg_streq(on, name)) {
+				snprintf(sp, sizeof(sp), "servers[%d].name", i);
+				cfg_err_at(ld, mn, "%s: duplicate server name %s (first "
+				           "defined at %s)", sp, cfg_show(b, sizeof(b), name),
+				           config_where(og, w, sizeof(w)));
+				dup = true;
+				break;
+			}
+		}
+		/* A server with a bad host or port is still entered under its
+		 * name, so that pools naming it do not get a second, false
+		 * "no server named" error (the load fails anyway). */
+		if (name == NULL || dup)
+			continue;
+		memset(&srv, 0, sizeof(srv));
+		srv.name = cfg_dup_str(ld, name);
+		srv.host = cfg_dup_str(ld, host);
+		srv.port = port;
+		srv.where = cfg_where_of(ld, g);
+		for (k = 0; k < cfg->nservers; k++)
+			if (cfg_streq(cfg->servers[k].name, name))
+				slot = &cfg->servers[k];
+		if (slot != NULL) {
+			cfg_free_server(slot);
+		} else {
+			slot = realloc(cfg->servers,
+			               (cfg->nservers + 1) * sizeof(*slot));
+			if (slot == NULL) {
+				ld->oom = true;
+				cfg_free_server(&srv);
+				return;
+			}
+			cfg->servers = slot;
+			slot = &cfg->servers[cfg->nservers++];
+		}
+		*slot = srv;
+	}
+}
+
+static void merge_pools(struct loader *ld, const config_setting_t *s)
+{
+	struct pgs_config *cfg = ld->cfg;
+	size_t *mine = NULL, nmine = 0; /* slots this file filled */
+	int i, n;
+
+	if (!cfg_is_list_like(s)) {
+		cfg_err_at(ld, s, "pools: expected a list of groups ( { database = "
+		           "...; user = ...; server = ...; } ), got %s",
+		           cfg_type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	if (n > 0) {
+		mine = calloc((size_t)n, sizeof(*mine));
+		if (mine == NULL) {
+			ld->oom = true;
+			return;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		struct cfg_pool pool, *slot = NULL;
+		size_t k, idx = 0;
+		bool dup = false;
+
+		/* An invalid pool is still entered under its key (when it has
+		 * one) so that its server is checked too; the load fails. */
+		cfg_pool_parse(ld, g, i, &pool);
+		if (pool.database == NULL || pool.user == NULL) {
+			cfg_free_pool(&pool);
+			continue;
+		}
+		for (k = 0; k < cfg->npools; k++)
+			if (cfg_streq(cfg->pools[k].database, pool.database) &&
+			    cfg_streq(cfg->pools[k].user, pool.user)) {
+				slot = &cfg->pools[k];
+				idx = k;
+			}
+		/* the same key twice in one file is a mistake */
+		for (k = 0; slot != NULL && k < nmine; k++)
+			if (mine[k] == idx) {
+				char b1[SHOW_MAX + 8], b2[SHOW_MAX + 8];
+
+				cfg_err_at(ld, g, "pools[%d]: duplicate pool for database %s, "
+				           "user %s (first defined at %s)", i,
+				           cfg_show(b1, sizeof(b1), pool.database),
+				           cfg_show(b2, sizeof(b2), pool.user),
+				           slot->where ? slot->where : "?");
+				dup = true;
+			}
+		if (dup) {
+			cfg_free_pool(&pool);
+			continue;
+		}
+		if (slot != NULL) {
+			cfg_free_pool(slot);
+		} else {
+			slot = realloc(cfg->pools, (cfg->npools + 1) * sizeof(*slot));
+			if (slot == NULL) {
+				ld->oom = true;
+				cfg_free_pool(&pool);
+				break;
+			}
+			cfg->pools = slot;
+			idx = cfg->npools++;
+			slot = &cfg->pools[idx];
+		}
+		*slot = pool;
+		mine[nmine++] = idx;
+	}
+	free(mine);
+}
+
+static void merge_chains(struct loader *ld, const config_setting_t *s)
+{
+	struct pgs_config *cfg = ld->cfg;
+	int i, n;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s, "chains: expected a group of named lists "
+		           "( name = ( { use = ...; } ); ), got %s", cfg_type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *l = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(l);
+		struct cfg_chain ch, *slot = NULL;
+		char sp[128];
+		size_t k;
+
+		if (name == NULL || strlen(name) > PGS_CONFIG_MAX_STRING)
+			continue;
+		snprintf(sp, sizeof(sp), "chains.%.100s", name);
+		cfg_chain_parse(ld, l, sp, name, &ch);
+		for (k = 0; k < cfg->nchains; k++)
+			if (cfg_streq(cfg->chains[k].name, name))
+				slot = &cfg->chains[k];
+		if (slot != NULL) {
+			cfg_free_chain(slot);
+		} else {
+			slot = realloc(cfg->chains, (cfg->nchains + 1) * sizeof(*slot));
+			if (slot == NULL) {
+				ld->oom = true;
+				cfg_free_chain(&ch);
+				return;
+			}
+			cfg->chains = slot;
+			slot = &cfg->chains[cfg->nchains++];
+		}
+		*slot = ch;
+	}
+}
+
+static void merge_auth(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = { "default_chain", NULL };
+	const config_setting_t *m;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s, "auth: expected a group, got %s", cfg_type_name(s));
+		return;
+	}
+	cfg_check_keys(ld, s, "auth", keys);
+	m = config_setting_get_member(s, "default_chain");
+	if (m != NULL) {
+		struct cfg_chain ch;
+
+		cfg_chain_parse(ld, m, "auth.default_chain", "default", &ch);
+		cfg_free_chain(&ld->cfg->default_chain);
+		ld->cfg->default_chain = ch;
+	}
+}
+
+/* unix_socket_mode: an int (0777 read as octal, see the pre-scan) or a
+ * string of octal digits ("0770"). */
+static void merge_socket_mode(struct loader *ld, const config_setting_t *s)
+{
+	const char *path = "unix_socket_mode";
+	long long v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *str = config_setting_get_string(s), *c;
+		char b[SHOW_MAX + 8];
+
+		v = 0;
+		for (c = str; *c >= '0' && *c <= '7' && v <= 07777; c++)
+			v = v * 8 + (*c - '0');
+		if (*str == '\0' || *c != '\0' || v > 0777) {
+			cfg_err_at(ld, s, "%s: %s is not an octal mode (0..0777)", path,
+			           cfg_show(b, sizeof(b), str));
+			return;
+		}
+		ld->cfg->unix_socket_mode = (int)v;
+		return;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_INT) {
+		const char *file = config_setting_source_file(s);
+		unsigned line = config_setting_source_line(s);
+		size_t i;
+
+		v = config_setting_get_int(s);
+		for (i = 0; i < ld->nhints; i++) {
+			const struct octal_hint *h = &ld->hints[i];
+
+			/* libconfig keeps line numbers in 16 bits */
+			if ((h->line & 0xffff) == line && h->as_decimal == v &&
+			    cfg_streq(h->file, file)) {
+				if (h->as_octal < 0) {
+					cfg_err_at(ld, s, "%s: 0%lld is not an octal number", path,
+					           v);
+					return;
+				}
+				v = h->as_octal;
+				break;
+			}
+		}
+		if (v < 0 || v > 0777) {
+			cfg_err_at(ld, s, "%s: %lld is out of range (0..0777; write an "
+			           "octal mode with a leading zero, e.g. 0770)", path, v);
+			return;
+		}
+		ld->cfg->unix_socket_mode = (int)v;
+		return;
+	}
+	cfg_err_at(ld, s, "%s: expected an octal integer such as 0770, got %s",
+	           path, cfg_type_name(s));
+}
+
+/* Replace a string field of the snapshot. */
+static void set_string(struct loader *ld, char **field, const char *v)
+{
+	char *d = cfg_dup_str(ld, v);
+
+	if (d == NULL)
+		return;
+	free(*field);
+	*field = d;
+}
+
+static void merge_timeout(struct loader *ld, const config_setting_t *s,
+                          int64_t *field)
+{
+	int64_t ms;
+
+	if (cfg_get_seconds(ld, s, config_setting_name(s), &ms))
+		*field = ms;
+}
+
+/* Fold one parsed file into the snapshot. */
+void cfg_merge_file(struct loader *ld, const config_t *file)
+{
+	struct pgs_config *cfg = ld->cfg;
+	const config_setting_t *root = config_root_setting(file);
+	int i, n = config_setting_length(root);
+
+	for (i = 0; i < n && !ld->oom; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *key = config_setting_name(s), *v;
+		char b[SHOW_MAX + 8];
+
+		if (key == NULL || strlen(key) > PGS_CONFIG_MAX_STRING)
+			continue;
+		if (strcmp(key, "listen") == 0) {
+			merge_listen(ld, s);
+		} else if (strcmp(key, "unix_socket_dir") == 0) {
+			if (!cfg_get_string(ld, s, key, &v))
+				continue;
+			if (*v == '\0') { /* "" turns the Unix socket off */
+				free(cfg->unix_socket_dir);
+				cfg->unix_socket_dir = NULL;
+			} else if (v[0] != '/') {
+				cfg_err_at(ld, s, "%s: %s is not an absolute path", key,
+				           cfg_show(b, sizeof(b), v));
+			} else if (strlen(v) > MAX_SOCKET_DIR) {
+				cfg_err_at(ld, s, "%s: longer than %d bytes (a Unix socket "
+				           "path is limited to 107)", key, MAX_SOCKET_DIR);
+			} else {
+				set_string(ld, &cfg->unix_socket_dir, v);
+			}
+		} else if (strcmp(key, "unix_socket_mode") == 0) {
+			merge_socket_mode(ld, s);
+		} else if (strcmp(key, "workers") == 0) {
+			(void)cfg_get_int(ld, s, key, 0, PGS_CONFIG_MAX_WORKERS,
+			                  &cfg->workers);
+		} else if (strcmp(key, "max_client_conn") == 0) {
+			(void)cfg_get_int(ld, s, key, 1, INT_MAX, &cfg->max_client_conn);
+		} else if (strcmp(key, "log") == 0) {
+			merge_log(ld, s);
+		} else if (strcmp(key, "module_path") == 0) {
+			if (cfg_get_nonempty(ld, s, key, &v))
+				set_string(ld, &cfg->module_path, v);
+		} else if (strcmp(key, "modules") == 0) {
+			merge_modules(ld, s);
+		} else if (strcmp(key, "servers") == 0) {
+			merge_servers(ld, s);
+		} else if (strcmp(key, "pools") == 0) {
+			merge_pools(ld, s);
+		} else if (strcmp(key, "chains") == 0) {
+			merge_chains(ld, s);
+		} else if (strcmp(key, "auth") == 0) {
+			merge_auth(ld, s);
+		} else if (strcmp(key, "server_reset_query") == 0) {
+			if (cfg_get_string(ld, s, key, &v))
+				set_string(ld, &cfg->server_reset_query, v);
+		} else if (strcmp(key, "query_wait_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->query_wait_timeout);
+		} else if (strcmp(key, "server_idle_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->server_idle_timeout);
+		} else if (strcmp(key, "server_lifetime") == 0) {
+			merge_timeout(ld, s, &cfg->server_lifetime);
+		} else if (strcmp(key, "client_idle_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->client_idle_timeout);
+		} else if (strcmp(key, "server_connect_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->server_connect_timeout);
+		} else if (strcmp(key, "client_login_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->client_login_timeout);
+		} else if (strcmp(key, "shutdown_timeout") == 0) {
+			merge_timeout(ld, s, &cfg->shutdown_timeout);
+		} else {
+			cfg_err_at(ld, s, "%s: unknown setting", key);
+		}
+	}
+}
