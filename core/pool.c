@@ -54,6 +54,7 @@ static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc,
 	gen_ref(g);
 	p->pcfg = pc;
 	p->scfg = &g->cfg->servers[pc->server_index];
+	p->initial_target = pc->initial_size;
 	return p;
 }
 
@@ -198,6 +199,17 @@ static int worker_with_idle(struct pool *p, int self)
 	return -1;
 }
 
+/* Take a server slot for a connection opened by worker widx, if the pool
+ * has one left (lock held). */
+static bool reserve_slot(struct pool *p, int widx)
+{
+	if (p->retired || p->nservers >= p->pcfg->max_size)
+		return false;
+	p->nservers++;
+	p->nconnecting[widx]++;
+	return true;
+}
+
 static void post_kick(struct pool *p, int target)
 {
 	struct inbox_msg *m = calloc(1, sizeof *m);
@@ -246,13 +258,9 @@ struct server *pool_acquire(struct pool *p, struct worker *w, struct client *cl)
 	if (sv == NULL) {
 		list_add_tail(&p->waiters[w->index], &cl->wait_link);
 		p->nwaiting++;
-		if (p->nservers < p->pcfg->max_size && !p->retired) {
-			p->nservers++;
-			p->nconnecting[w->index]++;
-			connect = true;
-		} else {
+		connect = reserve_slot(p, w->index);
+		if (!connect)
 			kick = worker_with_idle(p, w->index);
-		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (connect)
@@ -322,13 +330,10 @@ void pool_server_gone(struct pool *p, struct worker *w, struct server *sv)
 	}
 	p->nservers--;
 	if (p->nwaiting > 0 && !p->retired) {
-		if (!list_empty(&p->waiters[w->index])) {
-			p->nservers++;
-			p->nconnecting[w->index]++;
-			connect = true;
-		} else {
+		if (!list_empty(&p->waiters[w->index]))
+			connect = reserve_slot(p, w->index);
+		else
 			kick = worker_with_waiters(p, w->index);
-		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (connect)
@@ -375,17 +380,13 @@ void pool_handover_idle(struct pool *p, struct worker *w)
 			p->nidle[me]--;
 			cl = container_of(list_pop(&p->waiters[me]), struct client, wait_link);
 			p->nwaiting--;
-		} else if (!list_empty(&p->waiters[me]) && p->nservers < p->pcfg->max_size &&
-		           !p->retired) {
+		} else if (!list_empty(&p->waiters[me])) {
 			int nwait = 0;
 
 			for (struct list *n = p->waiters[me].next; n != &p->waiters[me]; n = n->next)
 				nwait++;
-			if (p->nconnecting[me] < nwait) {
-				p->nservers++;
-				p->nconnecting[me]++;
-				connect = true;
-			}
+			if (p->nconnecting[me] < nwait)
+				connect = reserve_slot(p, me);
 		} else if (p->nidle[me] > 0 && (target = worker_with_waiters(p, me)) >= 0) {
 			give = container_of(list_pop(&p->idle[me]), struct server, pool_link);
 			p->nidle[me]--;
@@ -461,7 +462,8 @@ void pool_sweep_worker(struct worker *w)
 				struct server *sv = container_of(m, struct server, pool_link);
 				bool idle_too_long = cfg->server_idle_timeout > 0 &&
 				                     w->now - sv->last_used > cfg->server_idle_timeout &&
-				                     p->nservers > p->pcfg->min_size;
+				                     p->nservers > p->pcfg->min_size &&
+				                     p->initial_target == 0;
 
 				if (idle_too_long || expired(p, sv, w->now)) {
 					list_del(&sv->pool_link);
@@ -470,12 +472,16 @@ void pool_sweep_worker(struct worker *w)
 					break;
 				}
 			}
-			/* min_size: worker 0 keeps the pool topped up. */
-			if (victim == NULL && me == 0 && !p->retired &&
-			    p->nservers < p->pcfg->min_size) {
-				p->nservers++;
-				p->nconnecting[me]++;
-				connects++;
+			/* min_size (and initial_size once, at start): worker 0
+			 * keeps the pool topped up. */
+			if (p->nservers >= p->initial_target)
+				p->initial_target = 0;
+			if (victim == NULL && me == 0) {
+				int target = p->pcfg->min_size > p->initial_target ? p->pcfg->min_size
+				                                                   : p->initial_target;
+
+				while (p->nservers < target && reserve_slot(p, me))
+					connects++;
 			}
 			pthread_mutex_unlock(&p->lock);
 			if (victim != NULL)

@@ -25,6 +25,7 @@ struct pool {
 	const struct cfg_pool *pcfg;
 	const struct cfg_server *scfg;
 	int nservers;               /* connecting + login + linked + idle */
+	int initial_target;         /* initial_size still to open (exact pools at start) */
 	int *nconnecting;           /* [nworkers] connects in flight */
 	int nwaiting;               /* over all workers */
 	int nworkers;

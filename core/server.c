@@ -436,6 +436,7 @@ static void read_control(struct server *sv)
 				backend_auth_free(sv);
 				sv->pending = 0;
 				slog(PGS_LOG_DEBUG, sv, "server login done (backend pid %u)", sv->be_pid);
+				pool_set_welcome(sv->pool, &sv->params);
 				io_release_rbuf(&sv->c);
 				pool_release(sv->pool, sv->c.w, sv);
 				return;
