@@ -24,7 +24,7 @@
 #   -r N        rounds (default 2)
 #   -T SECONDS  duration of each run (default 10)
 #   -c N        pgbench clients (default 16); -j N threads (default 2)
-#   -w N        pgsluice workers (default 1; 0 = one per CPU)
+#   -w N        pgsluice workers (default 0 = one per CPU, as shipped; -w 1 = one thread, like PgBouncer)
 #   -k KINDS    comma-separated subset of select,extended,connect,tpcb (default: all four)
 #   --callgrind also measure instructions per transaction with valgrind --tool=callgrind for
 #               pgsluice and PgBouncer: pgbench -S -c4 -j1 -t 2000 and -t 20000, difference of
@@ -37,7 +37,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/tests/lib
-BUILD=$ROOT/build; ROUNDS=2; DUR=10; CLIENTS=16; THREADS=2; WORKERS=1
+BUILD=$ROOT/build; ROUNDS=2; DUR=10; CLIENTS=16; THREADS=2; WORKERS=0
 KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -198,7 +198,7 @@ for k in "${kinds[@]}"; do
 done
 echo "$head"; echo "$sep"
 for t in direct pgbouncer pgsluice; do
-  case $t in direct) line="| direct PostgreSQL |" ;; pgbouncer) line="| PgBouncer $(pgbouncer --version | head -1 | awk '{print $2}'), transaction |" ;; pgsluice) line="| pgsluice, transaction, $WORKERS worker(s) |" ;; esac
+  case $t in direct) line="| direct PostgreSQL |" ;; pgbouncer) line="| PgBouncer $(pgbouncer --version | head -1 | awk '{print $2}'), transaction |" ;; pgsluice) line="| pgsluice, transaction, workers = $WORKERS |" ;; esac
   for k in "${kinds[@]}"; do
     line="$line $(awk -v s="${SUM[$k,$t]}" -v n="$ROUNDS" 'BEGIN { printf "%.0f", s / n }') |"
   done

@@ -66,7 +66,9 @@ if [ -d "$ROOT/conf.d" ]; then
   find "$ROOT/conf.d" -maxdepth 1 -name '*.conf' -type f -exec cp {} "$B/etc/conf.d/" \;
 fi
 port=6432
-if ss -Hantu "sport = :$port" | grep -q .; then
+# something listening on 6432 (another pooler, or an earlier --keep run: pgsluice binds with
+# SO_REUSEPORT, so a second one would share the port silently): use another port
+if ss -Hlnt "sport = :$port" | grep -q .; then
   port=27432; while ss -Hantu "sport = :$port" | grep -q .; do port=$((port + 1)); done
   echo "port 6432 is taken: listening on $port instead"
   listen="listen = ( { host = \"127.0.0.1\"; port = $port; }, { host = \"::1\"; port = $port; } );"
@@ -102,7 +104,11 @@ if [ "$KEEP" = 1 ]; then
   cat > "$B/stop.sh" <<STOP
 #!/bin/bash
 # stop what tools/quickstart.sh --keep started
-kill -TERM $SPID 2>/dev/null && echo "stopped pgsluice pid $SPID"
+if grep -q pgsluice /proc/$SPID/cmdline 2>/dev/null && kill -TERM $SPID; then
+  for _ in \$(seq 1 100); do kill -0 $SPID 2>/dev/null || break; sleep 0.1; done
+  kill -0 $SPID 2>/dev/null && kill -KILL $SPID
+  echo "stopped pgsluice pid $SPID"
+fi
 "$ROOT/tests/lib/pg-down.sh" "$B" > /dev/null && echo "stopped PostgreSQL"
 rm -rf "$B"
 STOP
