@@ -168,13 +168,11 @@ void client_close(struct client *cl, const char *reason)
 		return;
 	cl->c.dead = true;
 	if (cl->gen->cfg->log_disconnections && cl->state != CL_STARTUP)
-		log_info("%sdisconnection: session time: %.3f s user=%s database=%s host=%s%s",
+		log_info("%sdisconnection: session time: %.3f s user=%s database=%s host=%s%s%s%s",
 		         client_log_prefix(cl, prefix, sizeof prefix),
 		         (double)(w->now - cl->connect_time) / 1000.0,
 		         cl->sp.user ? cl->sp.user : "", cl->sp.database ? cl->sp.database : "",
-		         cl->remote_addr, reason ? "" : "");
-	if (reason && cl->state != CL_STARTUP)
-		cl_log(PGS_LOG_DEBUG, cl, "closing: %s", reason);
+		         cl->remote_addr, reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	if (cl->state == CL_WAITING || cl->state == CL_LOGIN_WAIT)
 		pool_cancel_wait(cl->pool, cl);
 	if (cl->server != NULL) {

@@ -76,9 +76,11 @@ int io_flush(struct pgs_conn *c)
 		}
 		return -1;
 	}
-	/* Big results may have grown the buffer: do not keep it while idle. */
-	if (c->wbuf.cap > 65536)
-		bytebuf_free(&c->wbuf, false);
+	/* An idle connection keeps no buffer.  The forwarding path fills this
+	 * one only when a send was short, so freeing it costs nothing there;
+	 * it is wiped because authentication messages pass through it. */
+	if (c->wbuf.data != NULL)
+		bytebuf_free(&c->wbuf, true);
 	if (set_events(c, c->events & ~(uint32_t)EPOLLOUT) < 0)
 		return -1;
 	return 1;

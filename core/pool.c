@@ -360,8 +360,10 @@ void pool_connect_failed(struct pool *p, struct worker *w, struct server *sv,
 	pthread_mutex_unlock(&p->lock);
 	if (cl != NULL)
 		client_fail(cl, "08006", "%s", message);
-	/* Others still waiting on this worker get their own attempt. */
-	pool_handover_idle(p, w);
+	/* Others still waiting on this worker get their own attempt, from the
+	 * next loop turn: a connect that fails at once must not recurse here
+	 * once per waiter. */
+	post_kick(p, w->index);
 }
 
 void pool_handover_idle(struct pool *p, struct worker *w)
