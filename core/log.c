@@ -14,6 +14,7 @@
 #include "log.h"
 
 static atomic_int log_level = PGS_LOG_INFO;
+static atomic_int log_pid; /* the daemon never forks: read once */
 
 void log_set_level(int level)
 {
@@ -60,11 +61,13 @@ void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt,
 
 	if ((int)level < log_get_level())
 		return;
+	if (atomic_load_explicit(&log_pid, memory_order_relaxed) == 0)
+		atomic_store_explicit(&log_pid, (int)getpid(), memory_order_relaxed);
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof line - n, ".%03d UTC [%d] %s: %s",
-	             (int)(tv.tv_usec / 1000), (int)getpid(), level_name(level),
+	             (int)(tv.tv_usec / 1000), atomic_load_explicit(&log_pid, memory_order_relaxed), level_name(level),
 	             prefix ? prefix : "");
 	if (r > 0)
 		n = n + (size_t)r < sizeof line ? n + (size_t)r : sizeof line - 1;

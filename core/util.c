@@ -4,13 +4,14 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "util.h"
 
@@ -73,19 +74,11 @@ void bytebuf_free(struct bytebuf *b, bool wipe)
 
 void random_bytes(void *out, size_t n)
 {
-	uint8_t *p = out;
-
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "pgsluice: getrandom failed: %s\n", strerror(errno));
-			abort();
-		}
-		p += r;
-		n -= (size_t)r;
+	/* OpenSSL's DRBG: a CSPRNG seeded by the OS, without a system call
+	 * per request (one cancel key per client login). */
+	if (n > INT_MAX || RAND_bytes(out, (int)n) != 1) {
+		fprintf(stderr, "pgsluice: the random generator failed\n");
+		abort();
 	}
 }
 

@@ -70,6 +70,21 @@ check "alive after SIGHUP with a broken config" sluice_alive
 check_eq "serving with the old config after the broken reload" "old config" "$(sq scramuser testdb "select 'old config'")"
 check_match "the broken reload is reported in the log, naming the file" "pgsluice\.conf" "$(tail -n +"$((lines + 1))" "$S_LOG")"
 
+# ---- SIGHUP with a module the loader refuses (built for ABI major 2): the old config stays
+make -s -C "$(dirname "$PGSLUICE")" fx_badmajor.la > /dev/null 2>&1
+if [ -f "$PGSLUICE_MODULE_DIR/fx_badmajor.so" ]; then
+  sed 's/path = "md5.so"/path = "fx_badmajor.so"/' "$T/good.conf" > "$S_CONF"
+  lines=$(wc -l < "$S_LOG")
+  kill -HUP "$S_PID"
+  sleep 1.5
+  check "alive after SIGHUP with a refused module" sluice_alive
+  check_eq "md5user still served by the old md5 module" "md5user" "$(sq md5user postgres "select current_user")"
+  check_match "the refusal names the module file and the field" "fx_badmajor\.so: field 'abi_major' is 2" \
+    "$(tail -n +"$((lines + 1))" "$S_LOG")"
+else
+  fail "fixture fx_badmajor.so is not built in $PGSLUICE_MODULE_DIR"
+fi
+
 # ---- SIGHUP with a changed pool: a new pool aliasdb -> server database testdb
 before=$(sq trustuser aliasdb "select current_database()")
 check_match "before the reload, database aliasdb does not exist" "aliasdb" "$before"
