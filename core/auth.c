@@ -26,7 +26,7 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 
 	for (size_t i = 0; i < ms->nmods; i++) {
 		const pgs_access_ops *ops = ms->mods[i].desc->access;
-		pgs_access_result res = { .size = sizeof res };
+		pgs_access_result res = {.size = sizeof res};
 		const char *logdetail = NULL;
 		int rc;
 
@@ -36,7 +36,8 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 		if (rc == -ENOENT)
 			continue;
 		if (rc < 0) {
-			log_info("connection refused by %s for host \"%s\", user \"%s\", database \"%s\": %s",
+			log_info("connection refused by %s for host \"%s\", user \"%s\", database "
+			         "\"%s\": %s",
 			         ms->mods[i].name, cl->remote_addr, cl->sp.user, cl->sp.database,
 			         logdetail ? logdetail : "no detail");
 			return -1;
@@ -45,7 +46,8 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 		cl->auth_rule = res.rule;
 		cl->auth_options = res.options;
 		if (*chain == NULL) {
-			log_error("access rule %s names \"%s\", which is neither a chain nor an auth module",
+			log_error("access rule %s names \"%s\", which is neither a chain nor an "
+			          "auth module",
 			          res.rule ? res.rule : "?", res.chain ? res.chain : "(null)");
 			return -1;
 		}
@@ -53,7 +55,8 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 	}
 	*chain = chainset_default(cs);
 	if (*chain == NULL) {
-		log_warn("no access module decided and no auth.default_chain is configured: refusing");
+		log_warn("no access module decided and no auth.default_chain is configured: "
+		         "refusing");
 		return -1;
 	}
 	return 0;
@@ -65,9 +68,8 @@ static void auth_failed(struct client *cl, const char *logdetail)
 
 	log_info("%sauthentication failed (chain \"%s\"%s%s): %s",
 	         client_log_prefix(cl, prefix, sizeof prefix),
-	         cl->auth.chain ? cl->auth.chain->name : "?",
-	         cl->auth_rule ? ", rule " : "", cl->auth_rule ? cl->auth_rule : "",
-	         logdetail ? logdetail : "no detail");
+	         cl->auth.chain ? cl->auth.chain->name : "?", cl->auth_rule ? ", rule " : "",
+	         cl->auth_rule ? cl->auth_rule : "", logdetail ? logdetail : "no detail");
 	client_fail(cl, "28000", "authentication failed for user \"%s\"", cl->sp.user);
 }
 
@@ -117,7 +119,8 @@ void auth_start(struct client *cl)
 
 	if (choose_chain(cl, &chain) < 0) {
 		client_fail(cl, "28000",
-		            "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", SSL off",
+		            "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", "
+		            "SSL off",
 		            cl->remote_addr, cl->sp.user, cl->sp.database);
 		return;
 	}

@@ -136,9 +136,10 @@ void cancel_forward(struct worker *w, uint32_t pid, uint32_t key)
 	cc->kind = EV_CANCEL;
 	proto_cancel_request(cc->pkt, sv->be_pid, sv->be_key);
 	cc->fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (cc->fd < 0 ||
-	    (connect(cc->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 && errno != EINPROGRESS)) {
-		log_warn("could not forward a cancel request to %s: %s", addr->desc, strerror(errno));
+	if (cc->fd < 0 || (connect(cc->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
+	                   errno != EINPROGRESS)) {
+		log_warn("could not forward a cancel request to %s: %s", addr->desc,
+		         strerror(errno));
 		goto fail;
 	}
 	ev.events = EPOLLOUT;

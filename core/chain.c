@@ -31,33 +31,37 @@ enum chain_action {
 #define CHAIN_NRESULTS  (CHAIN_STEP_IGNORE + 1)
 
 static const enum chain_action chain_actions[CHAIN_NCONTROLS][CHAIN_NRESULTS] = {
-	[CTL_REQUIRED] = {
-		[CHAIN_STEP_OK] = ACT_OK,
-		[CHAIN_STEP_FAIL] = ACT_BAD,
-		[CHAIN_STEP_IGNORE] = ACT_IGNORE,
-	},
-	[CTL_REQUISITE] = {
-		[CHAIN_STEP_OK] = ACT_OK,
-		[CHAIN_STEP_FAIL] = ACT_DIE,
-		[CHAIN_STEP_IGNORE] = ACT_IGNORE,
-	},
-	[CTL_SUFFICIENT] = {
-		[CHAIN_STEP_OK] = ACT_DONE,
-		[CHAIN_STEP_FAIL] = ACT_IGNORE,
-		[CHAIN_STEP_IGNORE] = ACT_IGNORE,
-	},
-	[CTL_OPTIONAL] = {
-		[CHAIN_STEP_OK] = ACT_OPT_OK,
-		[CHAIN_STEP_FAIL] = ACT_IGNORE,
-		[CHAIN_STEP_IGNORE] = ACT_IGNORE,
-	},
+        [CTL_REQUIRED] =
+                {
+                        [CHAIN_STEP_OK] = ACT_OK,
+                        [CHAIN_STEP_FAIL] = ACT_BAD,
+                        [CHAIN_STEP_IGNORE] = ACT_IGNORE,
+                },
+        [CTL_REQUISITE] =
+                {
+                        [CHAIN_STEP_OK] = ACT_OK,
+                        [CHAIN_STEP_FAIL] = ACT_DIE,
+                        [CHAIN_STEP_IGNORE] = ACT_IGNORE,
+                },
+        [CTL_SUFFICIENT] =
+                {
+                        [CHAIN_STEP_OK] = ACT_DONE,
+                        [CHAIN_STEP_FAIL] = ACT_IGNORE,
+                        [CHAIN_STEP_IGNORE] = ACT_IGNORE,
+                },
+        [CTL_OPTIONAL] =
+                {
+                        [CHAIN_STEP_OK] = ACT_OPT_OK,
+                        [CHAIN_STEP_FAIL] = ACT_IGNORE,
+                        [CHAIN_STEP_IGNORE] = ACT_IGNORE,
+                },
 };
 
 static const char *const chain_control_names[CHAIN_NCONTROLS] = {
-	[CTL_REQUIRED] = "required",
-	[CTL_REQUISITE] = "requisite",
-	[CTL_SUFFICIENT] = "sufficient",
-	[CTL_OPTIONAL] = "optional",
+        [CTL_REQUIRED] = "required",
+        [CTL_REQUISITE] = "requisite",
+        [CTL_SUFFICIENT] = "sufficient",
+        [CTL_OPTIONAL] = "optional",
 };
 
 /* The verdict once every step that was going to run has run. */
@@ -90,8 +94,7 @@ enum chain_next chain_start(struct chain_run *run, size_t nsteps)
  * after sending, an interactive step after a failed interactive exchange)
  * ends in CHAIN_FAILURE.
  */
-enum chain_next chain_feed(struct chain_run *run,
-                           const struct chain_step_desc *steps,
+enum chain_next chain_feed(struct chain_run *run, const struct chain_step_desc *steps,
                            enum chain_result result, bool sent)
 {
 	const struct chain_step_desc *step;
@@ -100,8 +103,7 @@ enum chain_next chain_feed(struct chain_run *run,
 	if (run->cursor >= run->nsteps)
 		return CHAIN_FAILURE;
 	step = &steps[run->cursor];
-	if ((unsigned)step->control >= CHAIN_NCONTROLS ||
-	    (unsigned)result >= CHAIN_NRESULTS)
+	if ((unsigned)step->control >= CHAIN_NCONTROLS || (unsigned)result >= CHAIN_NRESULTS)
 		return CHAIN_FAILURE;
 	/* IGNORE is only legal before the step talked to the client: once it
 	 * did, the client is mid-exchange and cannot be taken elsewhere. */
@@ -153,15 +155,16 @@ enum chain_next chain_feed(struct chain_run *run,
  * interactive step.  Returns 0, or -1 with err naming the chain and both
  * steps (numbered from 1).
  */
-int chain_check(const char *chain_name, const struct chain_step_desc *steps,
-                size_t nsteps, char *err, size_t errlen)
+int chain_check(const char *chain_name, const struct chain_step_desc *steps, size_t nsteps,
+                char *err, size_t errlen)
 {
 	for (size_t i = 0; i < nsteps; i++) {
 		if ((unsigned)steps[i].control >= CHAIN_NCONTROLS) {
 			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "chain \"%s\": step %zu "
-				         "has an invalid control", chain_name,
-				         i + 1);
+				snprintf(err, errlen,
+				         "chain \"%s\": step %zu "
+				         "has an invalid control",
+				         chain_name, i + 1);
 			return -1;
 		}
 	}
@@ -180,8 +183,7 @@ int chain_check(const char *chain_name, const struct chain_step_desc *steps,
 				         "(interactive): the protocol cannot "
 				         "switch mechanisms; make step %zu "
 				         "requisite or reorder the chain",
-				         chain_name, i + 1,
-				         chain_control_name(steps[i].control),
+				         chain_name, i + 1, chain_control_name(steps[i].control),
 				         j + 1, i + 1);
 			return -1;
 		}

@@ -51,12 +51,12 @@ struct chain_step_desc {
 /* Running state of one chain for one connection (a few bytes: lives in the
  * client connection). */
 struct chain_run {
-	size_t cursor;      /* index of the step to run */
+	size_t cursor; /* index of the step to run */
 	size_t nsteps;
-	bool   required_failed;
-	bool   any_success;       /* a required/requisite/sufficient step OK */
-	bool   optional_success;  /* an optional step OK */
-	bool   interactive_failed; /* an interactive step sent and then failed */
+	bool required_failed;
+	bool any_success;        /* a required/requisite/sufficient step OK */
+	bool optional_success;   /* an optional step OK */
+	bool interactive_failed; /* an interactive step sent and then failed */
 };
 
 /* Start evaluating a chain of nsteps steps (cursor = 0).  Returns
@@ -67,8 +67,7 @@ enum chain_next chain_start(struct chain_run *run, size_t nsteps);
  * Feed the result of step run->cursor.  `sent` says whether that step sent
  * anything to the client.  Advances the cursor and returns what to do next.
  */
-enum chain_next chain_feed(struct chain_run *run,
-                           const struct chain_step_desc *steps,
+enum chain_next chain_feed(struct chain_run *run, const struct chain_step_desc *steps,
                            enum chain_result result, bool sent);
 
 /*
@@ -76,9 +75,8 @@ enum chain_next chain_feed(struct chain_run *run,
  * interactive step that could lead to another interactive step.  Returns 0
  * or -1 with a message naming the chain and both steps in err.
  */
-int chain_check(const char *chain_name, const struct chain_step_desc *steps,
-                size_t nsteps, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int chain_check(const char *chain_name, const struct chain_step_desc *steps, size_t nsteps,
+                char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Parse "required" etc.; -1 if unknown. */
 int chain_control_parse(const char *s);

@@ -21,8 +21,7 @@
 #include "chainset.h"
 
 /* Size of the v1.0 pgs_auth_ops: anything smaller predates the ABI. */
-#define CHAINSET_AUTH_V1_0_SIZE                                                \
-	(offsetof(pgs_auth_ops, reserved) + 4 * sizeof(void *))
+#define CHAINSET_AUTH_V1_0_SIZE (offsetof(pgs_auth_ops, reserved) + 4 * sizeof(void *))
 
 /* Errors collected while building, one per line. */
 struct chainset_errs {
@@ -49,8 +48,7 @@ chainset_error(struct chainset_errs *e, const char *fmt, ...)
 	n = vsnprintf(e->buf + e->used, e->len - e->used, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		e->used = e->used + (size_t)n < e->len ? e->used + (size_t)n
-		                                      : e->len - 1;
+		e->used = e->used + (size_t)n < e->len ? e->used + (size_t)n : e->len - 1;
 }
 
 /* NULL when inst's auth operations are usable, else why not. */
@@ -91,8 +89,7 @@ static int chainset_chain_alloc(struct chainset_chain *c, size_t nsteps)
 }
 
 /* Resolve one configured chain into c; errors go to e. */
-static int chainset_chain_build(struct chainset_chain *c,
-                                const struct cfg_chain *cc,
+static int chainset_chain_build(struct chainset_chain *c, const struct cfg_chain *cc,
                                 struct mod_set *mods, struct chainset_errs *e)
 {
 	const char *name = cc->name ? cc->name : "default";
@@ -117,17 +114,19 @@ static int chainset_chain_build(struct chainset_chain *c,
 		const char *problem;
 
 		if (inst == NULL) {
-			chainset_error(e, "%s: chain \"%s\" step %zu: no module "
-			               "instance named \"%s\"", sw, name, i + 1,
-			               cs->use ? cs->use : "");
+			chainset_error(e,
+			               "%s: chain \"%s\" step %zu: no module "
+			               "instance named \"%s\"",
+			               sw, name, i + 1, cs->use ? cs->use : "");
 			bad = 1;
 			continue;
 		}
 		problem = chainset_auth_problem(inst);
 		if (problem != NULL) {
-			chainset_error(e, "%s: chain \"%s\" step %zu: module "
-			               "instance \"%s\" %s", sw, name, i + 1,
-			               inst->name, problem);
+			chainset_error(e,
+			               "%s: chain \"%s\" step %zu: module "
+			               "instance \"%s\" %s",
+			               sw, name, i + 1, inst->name, problem);
 			bad = 1;
 			continue;
 		}
@@ -136,8 +135,7 @@ static int chainset_chain_build(struct chainset_chain *c,
 		c->steps[i].group = cs->group;
 		c->steps[i].where = sw;
 		c->descs[i].control = cs->control;
-		c->descs[i].interactive =
-			(inst->desc->auth->flags & PGS_AUTH_INTERACTIVE) != 0;
+		c->descs[i].interactive = (inst->desc->auth->flags & PGS_AUTH_INTERACTIVE) != 0;
 	}
 	if (bad)
 		return -1;
@@ -149,22 +147,18 @@ static int chainset_chain_build(struct chainset_chain *c,
 }
 
 /* "file:line" of the configured instance called name. */
-static const char *chainset_module_where(const struct pgs_config *cfg,
-                                         const char *name)
+static const char *chainset_module_where(const struct pgs_config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->nmodules; i++)
-		if (cfg->modules[i].name != NULL &&
-		    strcmp(cfg->modules[i].name, name) == 0 &&
+		if (cfg->modules[i].name != NULL && strcmp(cfg->modules[i].name, name) == 0 &&
 		    cfg->modules[i].where != NULL)
 			return cfg->modules[i].where;
 	return "(config)";
 }
 
 /* One-step `required` chains for every instance doing frontend auth. */
-static int chainset_instance_chains(struct chainset *set,
-                                    const struct pgs_config *cfg,
-                                    struct mod_set *mods,
-                                    struct chainset_errs *e)
+static int chainset_instance_chains(struct chainset *set, const struct pgs_config *cfg,
+                                    struct mod_set *mods, struct chainset_errs *e)
 {
 	size_t n = 0;
 
@@ -190,8 +184,8 @@ static int chainset_instance_chains(struct chainset *set,
 		where = chainset_module_where(cfg, inst->name);
 		problem = chainset_auth_problem(inst);
 		if (problem != NULL) {
-			chainset_error(e, "%s: module instance \"%s\" %s", where,
-			               inst->name, problem);
+			chainset_error(e, "%s: module instance \"%s\" %s", where, inst->name,
+			               problem);
 			return -1;
 		}
 		c = &set->instance_chains[set->ninstance_chains++];
@@ -207,8 +201,7 @@ static int chainset_instance_chains(struct chainset *set,
 		c->steps[0].group = NULL;
 		c->steps[0].where = where;
 		c->descs[0].control = CTL_REQUIRED;
-		c->descs[0].interactive =
-			(inst->desc->auth->flags & PGS_AUTH_INTERACTIVE) != 0;
+		c->descs[0].interactive = (inst->desc->auth->flags & PGS_AUTH_INTERACTIVE) != 0;
 	}
 	return 0;
 }
@@ -234,11 +227,10 @@ static void chainset_destroy(struct chainset *set)
  * Returns a chainset holding one reference (and a reference on mods), or
  * NULL with every error, one per line, in err.
  */
-struct chainset *chainset_build(const struct pgs_config *cfg,
-                                struct mod_set *mods, char *err,
+struct chainset *chainset_build(const struct pgs_config *cfg, struct mod_set *mods, char *err,
                                 size_t errlen)
 {
-	struct chainset_errs e = { err, errlen, 0, 0 };
+	struct chainset_errs e = {err, errlen, 0, 0};
 	struct chainset *set;
 
 	if (err != NULL && errlen > 0)
@@ -258,15 +250,14 @@ struct chainset *chainset_build(const struct pgs_config *cfg,
 		set->nchains = cfg->nchains;
 	}
 	for (size_t i = 0; i < cfg->nchains; i++)
-		(void)chainset_chain_build(&set->chains[i], &cfg->chains[i],
-		                           mods, &e);
+		(void)chainset_chain_build(&set->chains[i], &cfg->chains[i], mods, &e);
 	if (cfg->default_chain.nsteps > 0) {
 		set->default_chain = calloc(1, sizeof *set->default_chain);
 		if (set->default_chain == NULL)
 			chainset_error(&e, "out of memory");
 		else
-			(void)chainset_chain_build(set->default_chain,
-			                           &cfg->default_chain, mods, &e);
+			(void)chainset_chain_build(set->default_chain, &cfg->default_chain, mods,
+			                           &e);
 	}
 	(void)chainset_instance_chains(set, cfg, mods, &e);
 	if (e.count > 0)
@@ -304,8 +295,7 @@ void chainset_unref(struct chainset *set)
  * chainset_find() - a named chain, else the one-step chain of the module
  * instance called `name`, else NULL.
  */
-const struct chainset_chain *chainset_find(const struct chainset *set,
-                                           const char *name)
+const struct chainset_chain *chainset_find(const struct chainset *set, const char *name)
 {
 	if (set == NULL || name == NULL)
 		return NULL;
@@ -329,8 +319,7 @@ const struct chainset_chain *chainset_default(const struct chainset *set)
  * group, NULL when the step has no group or the setting is absent or not a
  * string.  Lives as long as the config snapshot.
  */
-const char *chainset_step_option(const struct chainset_step *step,
-                                 const char *name)
+const char *chainset_step_option(const struct chainset_step *step, const char *name)
 {
 	const config_setting_t *s;
 
@@ -355,8 +344,7 @@ enum chainset_status chainset_run_start(struct chainset_run *run,
 {
 	memset(run, 0, sizeof *run);
 	run->chain = chain;
-	if (chain == NULL || chain_start(&run->eval, chain->nsteps) !=
-	                             CHAIN_RUN_STEP) {
+	if (chain == NULL || chain_start(&run->eval, chain->nsteps) != CHAIN_RUN_STEP) {
 		run->finished = true;
 		return CHAINSET_FAILURE;
 	}
@@ -382,10 +370,8 @@ static void chainset_run_release(struct chainset_run *run, pgs_conn *conn)
  * next (see enum chainset_status).  *logdetail is the finished step's
  * failure detail on NEXT, SUCCESS and FAILURE, else NULL.
  */
-enum chainset_status chainset_run_step(struct chainset_run *run,
-                                       pgs_conn *conn, const uint8_t *in,
-                                       size_t in_len, pgs_wbuf *out,
-                                       const char **logdetail)
+enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn, const uint8_t *in,
+                                       size_t in_len, pgs_wbuf *out, const char **logdetail)
 {
 	const struct chainset_step *step;
 	const char *detail = NULL;
@@ -394,8 +380,7 @@ enum chainset_status chainset_run_step(struct chainset_run *run,
 	enum pgs_step r;
 
 	*logdetail = NULL;
-	if (run->finished || run->chain == NULL ||
-	    run->eval.cursor >= run->chain->nsteps) {
+	if (run->finished || run->chain == NULL || run->eval.cursor >= run->chain->nsteps) {
 		run->finished = true;
 		return CHAINSET_FAILURE;
 	}
@@ -413,8 +398,7 @@ enum chainset_status chainset_run_step(struct chainset_run *run,
 		run->state = NULL;
 		run->sent = false;
 		if (step->auth->conn_new != NULL &&
-		    step->auth->conn_new(step->inst->state, conn,
-		                         &run->state) < 0) {
+		    step->auth->conn_new(step->inst->state, conn, &run->state) < 0) {
 			run->state = NULL;
 			detail = "module could not set up the connection";
 			result = CHAIN_STEP_FAIL;
@@ -423,8 +407,7 @@ enum chainset_status chainset_run_step(struct chainset_run *run,
 		run->live = true;
 	}
 
-	r = step->auth->step(step->inst->state, conn, run->state, in, in_len,
-	                     out, &detail);
+	r = step->auth->step(step->inst->state, conn, run->state, in, in_len, out, &detail);
 	switch (r) {
 	case PGS_STEP_SEND:
 		run->sent = true;

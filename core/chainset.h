@@ -47,9 +47,9 @@ struct chainset_step {
 
 /* A runtime chain: resolved steps plus the evaluator's view of them. */
 struct chainset_chain {
-	const char *name;              /* chain name, or the instance name */
-	const char *where;             /* "file:line" of the chain */
-	bool synthesised;              /* one-step chain made from an instance */
+	const char *name;  /* chain name, or the instance name */
+	const char *where; /* "file:line" of the chain */
+	bool synthesised;  /* one-step chain made from an instance */
 	size_t nsteps;
 	struct chainset_step *steps;
 	struct chain_step_desc *descs; /* parallel to steps, for chain_feed() */
@@ -57,8 +57,8 @@ struct chainset_chain {
 
 /* Every runtime chain of one config snapshot. */
 struct chainset {
-	struct mod_set *mods;                 /* referenced */
-	struct chainset_chain *chains;        /* named chains, config order */
+	struct mod_set *mods;          /* referenced */
+	struct chainset_chain *chains; /* named chains, config order */
 	size_t nchains;
 	struct chainset_chain *instance_chains; /* one per auth instance */
 	size_t ninstance_chains;
@@ -74,10 +74,8 @@ struct chainset {
  * operations too old to have step/conn_free), and chains chain_check()
  * refuses.  Returns the set holding one reference, or NULL.
  */
-struct chainset *chainset_build(const struct pgs_config *cfg,
-                                struct mod_set *mods, char *err,
-                                size_t errlen)
-	__attribute__((warn_unused_result));
+struct chainset *chainset_build(const struct pgs_config *cfg, struct mod_set *mods, char *err,
+                                size_t errlen) __attribute__((warn_unused_result));
 
 /* Take / drop a reference; the last drop frees the set and releases its
  * reference on the mod_set. */
@@ -89,8 +87,7 @@ void chainset_unref(struct chainset *set);
  * one-step `required` chain of the module instance of that name (only for
  * instances with auth operations), else NULL.
  */
-const struct chainset_chain *chainset_find(const struct chainset *set,
-                                           const char *name);
+const struct chainset_chain *chainset_find(const struct chainset *set, const char *name);
 
 /* The default chain (auth.default_chain), NULL when not configured. */
 const struct chainset_chain *chainset_default(const struct chainset *set);
@@ -98,8 +95,7 @@ const struct chainset_chain *chainset_default(const struct chainset *set);
 /* The string option `name` of a step's config group (what step_option()
  * answers after the access rule's own options); NULL when absent or not a
  * string. */
-const char *chainset_step_option(const struct chainset_step *step,
-                                 const char *name);
+const char *chainset_step_option(const struct chainset_step *step, const char *name);
 
 /* ------------------------------------------------------------ running */
 
@@ -122,11 +118,11 @@ enum chainset_status {
 struct chainset_run {
 	const struct chainset_chain *chain;
 	struct chain_run eval;
-	void *state;    /* the current step's module state */
-	bool live;      /* conn_new() succeeded, conn_free() still owed */
-	bool sent;      /* the current step has sent something to the client */
-	bool finished;  /* SUCCESS or FAILURE was returned */
-	size_t last;    /* index of the step that returned the last result */
+	void *state;   /* the current step's module state */
+	bool live;     /* conn_new() succeeded, conn_free() still owed */
+	bool sent;     /* the current step has sent something to the client */
+	bool finished; /* SUCCESS or FAILURE was returned */
+	size_t last;   /* index of the step that returned the last result */
 };
 
 /* Start running `chain` (NULL fails).  Calls no module; the first
@@ -146,10 +142,8 @@ enum chainset_status chainset_run_start(struct chainset_run *run,
  * conn_free(), so a module must point it at static or conn_alloc() memory,
  * never at its per-connection state.
  */
-enum chainset_status chainset_run_step(struct chainset_run *run,
-                                       pgs_conn *conn, const uint8_t *in,
-                                       size_t in_len, pgs_wbuf *out,
-                                       const char **logdetail);
+enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn, const uint8_t *in,
+                                       size_t in_len, pgs_wbuf *out, const char **logdetail);
 
 /* The step that is running (the one step_option() is about), or NULL. */
 const struct chainset_step *chainset_run_current(const struct chainset_run *run);

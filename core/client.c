@@ -50,7 +50,7 @@ const char *client_log_prefix(const struct client *cl, char *buf, size_t len)
 }
 
 static void cl_log(enum pgs_log level, const struct client *cl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void cl_log(enum pgs_log level, const struct client *cl, const char *fmt, ...)
 {
@@ -70,8 +70,8 @@ static void set_state(struct client *cl, enum client_state st)
 	cl->state_since = cl->c.w->now;
 }
 
-void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss,
-                     socklen_t sl, bool is_unix)
+void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                     bool is_unix)
 {
 	struct gen *g = runtime_gen_get();
 	int max = g->cfg->max_client_conn;
@@ -172,7 +172,8 @@ void client_close(struct client *cl, const char *reason)
 		         client_log_prefix(cl, prefix, sizeof prefix),
 		         (double)(w->now - cl->connect_time) / 1000.0,
 		         cl->sp.user ? cl->sp.user : "", cl->sp.database ? cl->sp.database : "",
-		         cl->remote_addr, reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		         cl->remote_addr, reason ? " (" : "", reason ? reason : "",
+		         reason ? ")" : "");
 	if (cl->state == CL_WAITING || cl->state == CL_LOGIN_WAIT)
 		pool_cancel_wait(cl->pool, cl);
 	if (cl->server != NULL) {
@@ -243,7 +244,7 @@ static void send_welcome(struct client *cl, const struct param_set *ps)
 	}
 	if (cl->gen->cfg->log_connections)
 		cl_log(PGS_LOG_INFO, cl, "connection authorized: user=%s database=%s worker=%d",
-		     cl->sp.user, cl->sp.database, cl->c.w->index);
+		       cl->sp.user, cl->sp.database, cl->c.w->index);
 }
 
 void client_auth_ok(struct client *cl)
@@ -257,7 +258,8 @@ void client_auth_ok(struct client *cl)
 	}
 	cl->pool = pool_lookup(cl->gen, cl->sp.database, cl->sp.user);
 	if (cl->pool == NULL) {
-		client_fail(cl, "3D000", "no pool is configured for database \"%s\" and user \"%s\"",
+		client_fail(cl, "3D000",
+		            "no pool is configured for database \"%s\" and user \"%s\"",
 		            cl->sp.database, cl->sp.user);
 		return;
 	}
@@ -297,11 +299,13 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 	switch (sp.kind) {
 	case STARTUP_SSL_REQUEST:
 	case STARTUP_GSSENC_REQUEST: {
-		bool *tried = sp.kind == STARTUP_SSL_REQUEST ? &cl->negotiated_ssl : &cl->negotiated_gss;
+		bool *tried = sp.kind == STARTUP_SSL_REQUEST ? &cl->negotiated_ssl
+		                                             : &cl->negotiated_gss;
 
 		if (*tried) {
 			client_fail(cl, "08P01", "invalid startup packet layout: repeated %s",
-			            sp.kind == STARTUP_SSL_REQUEST ? "SSLRequest" : "GSSENCRequest");
+			            sp.kind == STARTUP_SSL_REQUEST ? "SSLRequest"
+			                                           : "GSSENCRequest");
 			return;
 		}
 		*tried = true;
@@ -401,8 +405,8 @@ static void read_auth(struct client *cl)
 			return;
 		}
 		if (type != 'p') {
-			client_fail(cl, "08P01",
-			            "expected password response, got message type %d", type);
+			client_fail(cl, "08P01", "expected password response, got message type %d",
+			            type);
 			return;
 		}
 		auth_on_input(cl, b->data + b->start - len + 4, len - 4);
@@ -522,7 +526,8 @@ static void client_drain(struct client *cl)
 			char type;
 
 			if (cl->in_remain > 0) {
-				uint32_t take = b->end - p < cl->in_remain ? b->end - p : cl->in_remain;
+				uint32_t take = b->end - p < cl->in_remain ? b->end - p
+				                                           : cl->in_remain;
 
 				p += take;
 				cl->in_remain -= take;
@@ -651,20 +656,24 @@ void client_sweep(struct worker *w)
 		case CL_STARTUP:
 		case CL_AUTH:
 			if (cfg->client_login_timeout > 0 && age > cfg->client_login_timeout)
-				client_fail(cl, "08006", "client_login_timeout: authentication took too long");
+				client_fail(cl, "08006",
+				            "client_login_timeout: authentication took too long");
 			break;
 		case CL_WAITING:
 		case CL_LOGIN_WAIT:
 			if (cfg->query_wait_timeout > 0 && age > cfg->query_wait_timeout)
 				client_fail(cl, "08006",
-				            "query_wait_timeout: no server connection became available within %lld ms",
+				            "query_wait_timeout: no server connection became "
+				            "available within %lld ms",
 				            (long long)cfg->query_wait_timeout);
 			break;
 		case CL_IDLE:
 		case CL_LINKED:
-			if (cfg->client_idle_timeout > 0 && w->now - cl->last_active > cfg->client_idle_timeout &&
+			if (cfg->client_idle_timeout > 0 &&
+			    w->now - cl->last_active > cfg->client_idle_timeout &&
 			    (cl->server == NULL || cl->server->pending == 0))
-				client_fail(cl, "57P05", "client_idle_timeout: terminating idle connection");
+				client_fail(cl, "57P05",
+				            "client_idle_timeout: terminating idle connection");
 			break;
 		}
 	}
@@ -677,7 +686,8 @@ void client_sweep(struct worker *w)
 			if (cl->state == CL_IDLE || cl->state == CL_STARTUP ||
 			    (cl->state == CL_LINKED && cl->server && cl->server->pending == 0 &&
 			     cl->server->tx_status == 'I'))
-				client_fail(cl, "57P01", "terminating connection: pgsluice is shutting down");
+				client_fail(cl, "57P01",
+				            "terminating connection: pgsluice is shutting down");
 		}
 	}
 }

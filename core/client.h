@@ -14,15 +14,15 @@
 struct worker;
 
 /* A new socket from a listener of worker w. */
-void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss,
-                     socklen_t sl, bool is_unix);
+void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                     bool is_unix);
 
 /* epoll readiness on the client socket. */
 void client_on_event(struct client *cl, uint32_t events);
 
 /* Send a FATAL ErrorResponse (best effort) and close. */
 void client_fail(struct client *cl, const char *sqlstate, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Close: unregister, give back or drop its server, free at the end of the
  * loop turn.  reason (may be NULL) is logged with log_disconnections. */

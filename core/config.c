@@ -255,8 +255,7 @@ out:
  * Precedence: an exact (database, user) pool; then (database, "*"); then
  * ("*", user); then ("*", "*").  Returns NULL when none applies.
  */
-const struct cfg_pool *config_find_pool(const struct pgs_config *cfg,
-                                        const char *database,
+const struct cfg_pool *config_find_pool(const struct pgs_config *cfg, const char *database,
                                         const char *user)
 {
 	const struct cfg_pool *best = NULL;
@@ -299,8 +298,7 @@ const struct cfg_pool *config_find_pool(const struct pgs_config *cfg,
  * Returns NULL if there is no such chain.  auth.default_chain is
  * cfg->default_chain and is not found by this function.
  */
-const struct cfg_chain *config_find_chain(const struct pgs_config *cfg,
-                                          const char *name)
+const struct cfg_chain *config_find_chain(const struct pgs_config *cfg, const char *name)
 {
 	size_t i;
 

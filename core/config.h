@@ -21,16 +21,16 @@
 #include <libconfig.h>
 
 /* Limits and defaults (documented in doc/configuration.md). */
-#define PGS_CONFIG_MAX_STRING     4096 /* bytes in any string or name */
-#define PGS_CONFIG_MAX_FILE_SIZE  (16 * 1024 * 1024)
-#define PGS_CONFIG_MAX_DEPTH      32   /* nesting of groups/lists */
-#define PGS_CONFIG_MAX_WORKERS    256
-#define PGS_DEFAULT_LISTEN_HOST   "127.0.0.1"
-#define PGS_DEFAULT_SERVER_PORT   5432
-#define PGS_DEFAULT_UNIX_SOCKET_MODE 0777
-#define PGS_DEFAULT_MAX_CLIENT_CONN  5000
-#define PGS_DEFAULT_POOL_MAX_SIZE    20
-#define PGS_DEFAULT_SERVER_RESET_QUERY "DISCARD ALL"
+#define PGS_CONFIG_MAX_STRING                 4096 /* bytes in any string or name */
+#define PGS_CONFIG_MAX_FILE_SIZE              (16 * 1024 * 1024)
+#define PGS_CONFIG_MAX_DEPTH                  32 /* nesting of groups/lists */
+#define PGS_CONFIG_MAX_WORKERS                256
+#define PGS_DEFAULT_LISTEN_HOST               "127.0.0.1"
+#define PGS_DEFAULT_SERVER_PORT               5432
+#define PGS_DEFAULT_UNIX_SOCKET_MODE          0777
+#define PGS_DEFAULT_MAX_CLIENT_CONN           5000
+#define PGS_DEFAULT_POOL_MAX_SIZE             20
+#define PGS_DEFAULT_SERVER_RESET_QUERY        "DISCARD ALL"
 #define PGS_DEFAULT_QUERY_WAIT_TIMEOUT_MS     120000
 #define PGS_DEFAULT_SERVER_IDLE_TIMEOUT_MS    600000
 #define PGS_DEFAULT_SERVER_LIFETIME_MS        3600000
@@ -50,35 +50,35 @@ enum chain_control {
 
 struct cfg_listen {
 	char *host; /* IPv4/IPv6 literal or "*" */
-	int   port;
+	int port;
 	char *where; /* "file:line" */
 };
 
 struct cfg_server {
 	char *name;
 	char *host; /* IP literal, host name, or a directory (Unix socket) */
-	int   port;
+	int port;
 	char *where;
 };
 
 struct cfg_pool {
-	char *database; /* "*" matches any */
-	char *user;     /* "*" matches any */
-	char *server;   /* name of a cfg_server */
-	int   server_index; /* resolved index into servers[] */
+	char *database;   /* "*" matches any */
+	char *user;       /* "*" matches any */
+	char *server;     /* name of a cfg_server */
+	int server_index; /* resolved index into servers[] */
 	enum pool_mode mode;
-	int   max_size, min_size, initial_size;
-	char *password;          /* backend login password, may be NULL */
-	char *server_user;       /* NULL: the client's user */
-	char *server_database;   /* NULL: the client's database */
+	int max_size, min_size, initial_size;
+	char *password;           /* backend login password, may be NULL */
+	char *server_user;        /* NULL: the client's user */
+	char *server_database;    /* NULL: the client's database */
 	char *server_reset_query; /* NULL: the global one */
 	char *where;
 	const config_setting_t *group; /* the pool's group in its file */
 };
 
 struct cfg_module {
-	char *name; /* instance name (the key in `modules`) */
-	char *path; /* as written; relative paths resolve against module_path */
+	char *name;                    /* instance name (the key in `modules`) */
+	char *path;                    /* as written; relative paths resolve against module_path */
 	const config_setting_t *group; /* the instance's group: module config */
 	char *where;
 	char *full_path; /* path resolved against module_path (absolute when
@@ -105,12 +105,12 @@ struct pgs_config {
 	struct cfg_listen *listen;
 	size_t nlisten;
 	char *unix_socket_dir; /* NULL: no Unix socket */
-	int   unix_socket_mode; /* default 0777 */
-	int   workers;          /* 0: one per CPU (resolved at start) */
-	int   max_client_conn;  /* default 5000 */
+	int unix_socket_mode;  /* default 0777 */
+	int workers;           /* 0: one per CPU (resolved at start) */
+	int max_client_conn;   /* default 5000 */
 
 	/* log group */
-	int  log_level; /* enum pgs_log */
+	int log_level; /* enum pgs_log */
 	bool log_connections, log_disconnections;
 
 	char *module_path;
@@ -127,14 +127,14 @@ struct pgs_config {
 	struct cfg_chain default_chain; /* auth.default_chain; name "default" */
 
 	/* Timeouts in milliseconds; 0 disables. */
-	int64_t query_wait_timeout;   /* default 120000 */
-	int64_t server_idle_timeout;  /* default 600000 */
-	int64_t server_lifetime;      /* default 3600000 */
-	int64_t client_idle_timeout;  /* default 0 */
+	int64_t query_wait_timeout;     /* default 120000 */
+	int64_t server_idle_timeout;    /* default 600000 */
+	int64_t server_lifetime;        /* default 3600000 */
+	int64_t client_idle_timeout;    /* default 0 */
 	int64_t server_connect_timeout; /* default 15000 */
 	int64_t client_login_timeout;   /* default 60000 */
-	char   *server_reset_query;   /* default "DISCARD ALL"; "" disables */
-	int64_t shutdown_timeout;     /* SIGTERM drain limit, default 30000 */
+	char *server_reset_query;       /* default "DISCARD ALL"; "" disables */
+	int64_t shutdown_timeout;       /* SIGTERM drain limit, default 30000 */
 
 	/* The parsed files, kept alive because config_setting_t pointers above
 	 * point into them. */
@@ -148,7 +148,7 @@ struct pgs_config {
  * file:line) into err.  Never exits the process.
  */
 struct pgs_config *config_load(const char *path, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Free a snapshot (NULL is fine). */
 void config_free(struct pgs_config *cfg);
@@ -156,13 +156,11 @@ void config_free(struct pgs_config *cfg);
 /* The pool definition that applies to (database, user): an exact match
  * first, then database with user "*", then "*" with user, then "*"/"*".
  * NULL when none applies. */
-const struct cfg_pool *config_find_pool(const struct pgs_config *cfg,
-                                        const char *database,
+const struct cfg_pool *config_find_pool(const struct pgs_config *cfg, const char *database,
                                         const char *user);
 
 /* A named chain, NULL if absent. */
-const struct cfg_chain *config_find_chain(const struct pgs_config *cfg,
-                                          const char *name);
+const struct cfg_chain *config_find_chain(const struct pgs_config *cfg, const char *name);
 
 /* "file:line" of a setting, into buf. */
 const char *config_where(const config_setting_t *s, char *buf, size_t len);

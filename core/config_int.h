@@ -41,15 +41,15 @@ struct octal_hint {
 /* The state of one config_load() call. */
 struct loader {
 	struct pgs_config *cfg;
-	char *dir;      /* directory of the main file, as given */
-	char *errs;     /* error lines, '\n'-separated */
+	char *dir;  /* directory of the main file, as given */
+	char *errs; /* error lines, '\n'-separated */
 	size_t errs_len, errs_cap;
 	unsigned nerrs;
 	bool oom;
 	struct octal_hint *hints;
 	size_t nhints;
 	const config_setting_t *listen_setting; /* last `listen` merged */
-	bool unparsed; /* a file could not be parsed: its settings are unknown */
+	bool unparsed;      /* a file could not be parsed: its settings are unknown */
 	unsigned nincludes; /* @include directives followed, all files */
 };
 
@@ -64,9 +64,8 @@ struct loader {
  *
  * Recorded as "FILE:LINE: message" or "FILE: message", on one line.
  */
-void cfg_err_file(struct loader *ld, const char *file, int line,
-                  const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void cfg_err_file(struct loader *ld, const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /**
  * cfg_err_at() - record an error about setting s, at its file and line.
@@ -74,9 +73,8 @@ void cfg_err_file(struct loader *ld, const char *file, int line,
  * @s:   the setting.
  * @fmt: printf format of the message.
  */
-void cfg_err_at(struct loader *ld, const config_setting_t *s,
-                const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void cfg_err_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /**
  * cfg_emit_errors() - copy the recorded errors into the caller's buffer.
@@ -179,8 +177,7 @@ bool cfg_is_list_like(const config_setting_t *s);
  * @include target as cfg_read_text() does.  Returns false when the file
  * must not be handed to libconfig.
  */
-bool cfg_scan_file(struct loader *ld, const char *name,
-                   const char *open_path, const char *ctx_file,
+bool cfg_scan_file(struct loader *ld, const char *name, const char *open_path, const char *ctx_file,
                    int ctx_line, int depth);
 
 /* ---------------------------------------------------------- config_read.c */
@@ -199,8 +196,7 @@ bool cfg_scan_file(struct loader *ld, const char *name,
  * Returns 1 with the text; 0 when an @include target cannot be opened
  * (libconfig reports that itself); -1 after recording an error.
  */
-int cfg_read_text(struct loader *ld, const char *name,
-                  const char *open_path, const char *ctx_file,
+int cfg_read_text(struct loader *ld, const char *name, const char *open_path, const char *ctx_file,
                   int ctx_line, char **text, size_t *len);
 
 /**
@@ -258,8 +254,8 @@ void cfg_merge_file(struct loader *ld, const config_t *file);
  * Returns false when s is not a string, or is longer than
  * PGS_CONFIG_MAX_STRING (reported by cfg_check_strings()).
  */
-bool cfg_get_string(struct loader *ld, const config_setting_t *s,
-                    const char *path, const char **out);
+bool cfg_get_string(struct loader *ld, const config_setting_t *s, const char *path,
+                    const char **out);
 
 /**
  * cfg_get_nonempty() - cfg_get_string(), and the string must not be "".
@@ -268,8 +264,8 @@ bool cfg_get_string(struct loader *ld, const config_setting_t *s,
  * @path: its name in messages.
  * @out:  receives the string.
  */
-bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s,
-                      const char *path, const char **out);
+bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s, const char *path,
+                      const char **out);
 
 /**
  * cfg_get_int() - an integer setting within min..max.
@@ -280,8 +276,8 @@ bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s,
  * @max:  the greatest value allowed (INT_MAX: no upper bound worth saying).
  * @out:  receives the value; untouched on failure.
  */
-bool cfg_get_int(struct loader *ld, const config_setting_t *s,
-                 const char *path, int min, int max, int *out);
+bool cfg_get_int(struct loader *ld, const config_setting_t *s, const char *path, int min, int max,
+                 int *out);
 
 /**
  * cfg_get_bool() - a boolean setting (true or false, not 0 or 1).
@@ -290,8 +286,7 @@ bool cfg_get_int(struct loader *ld, const config_setting_t *s,
  * @path: its name in messages.
  * @out:  receives the value; untouched on failure.
  */
-bool cfg_get_bool(struct loader *ld, const config_setting_t *s,
-                  const char *path, bool *out);
+bool cfg_get_bool(struct loader *ld, const config_setting_t *s, const char *path, bool *out);
 
 /**
  * cfg_get_seconds() - a number of seconds (int or float, >= 0).
@@ -300,8 +295,7 @@ bool cfg_get_bool(struct loader *ld, const config_setting_t *s,
  * @path: its name in messages.
  * @ms:   receives the value in milliseconds; untouched on failure.
  */
-bool cfg_get_seconds(struct loader *ld, const config_setting_t *s,
-                     const char *path, int64_t *ms);
+bool cfg_get_seconds(struct loader *ld, const config_setting_t *s, const char *path, int64_t *ms);
 
 /**
  * cfg_check_keys() - report every member of group g not in known.
@@ -310,8 +304,8 @@ bool cfg_get_seconds(struct loader *ld, const config_setting_t *s,
  * @path:  the group's name in messages ("" for the root).
  * @known: the names allowed, NULL-terminated.
  */
-void cfg_check_keys(struct loader *ld, const config_setting_t *g,
-                    const char *path, const char *const *known);
+void cfg_check_keys(struct loader *ld, const config_setting_t *g, const char *path,
+                    const char *const *known);
 
 /**
  * cfg_check_strings() - bound the strings, names and nesting of a file.
@@ -325,8 +319,8 @@ void cfg_check_keys(struct loader *ld, const config_setting_t *g,
  * Strings and names at most PGS_CONFIG_MAX_STRING bytes, nesting at most
  * PGS_CONFIG_MAX_DEPTH levels.
  */
-void cfg_check_strings(struct loader *ld, const config_setting_t *s,
-                       char *path, size_t plen, size_t cap, int depth);
+void cfg_check_strings(struct loader *ld, const config_setting_t *s, char *path, size_t plen,
+                       size_t cap, int depth);
 
 /**
  * cfg_chain_parse() - parse a list of chain steps.
@@ -337,9 +331,8 @@ void cfg_check_strings(struct loader *ld, const config_setting_t *s,
  * @out:  receives the chain (freed with cfg_free_chain()), holding the
  *        valid steps even when some are not.
  */
-void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
-                     const char *path, const char *name,
-                     struct cfg_chain *out);
+void cfg_chain_parse(struct loader *ld, const config_setting_t *list, const char *path,
+                     const char *name, struct cfg_chain *out);
 
 /**
  * cfg_pool_parse() - parse one pool group.
@@ -349,8 +342,7 @@ void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
  * @p:   receives the pool (freed with cfg_free_pool()), as far as it is
  *       valid.
  */
-void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
-                    int idx, struct cfg_pool *p);
+void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struct cfg_pool *p);
 
 /**
  * cfg_finish() - complete the snapshot once every file is merged.

@@ -25,14 +25,16 @@
 
 static void merge_listen(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = { "host", "port", NULL };
+	static const char *const keys[] = {"host", "port", NULL};
 	struct cfg_listen *arr = NULL;
 	size_t na = 0;
 	int i, n;
 
 	if (!cfg_is_list_like(s)) {
-		cfg_err_at(ld, s, "listen: expected a list of groups "
-		           "( { host = ...; port = ...; } ), got %s", cfg_type_name(s));
+		cfg_err_at(ld, s,
+		           "listen: expected a list of groups "
+		           "( { host = ...; port = ...; } ), got %s",
+		           cfg_type_name(s));
 		return;
 	}
 	n = config_setting_length(s);
@@ -53,8 +55,10 @@ static void merge_listen(struct loader *ld, const config_setting_t *s)
 
 		snprintf(path, sizeof(path), "listen[%d]", i);
 		if (!config_setting_is_group(g)) {
-			cfg_err_at(ld, g, "%s: expected a group { host = ...; "
-			           "port = ...; }, got %s", path, cfg_type_name(g));
+			cfg_err_at(ld, g,
+			           "%s: expected a group { host = ...; "
+			           "port = ...; }, got %s",
+			           path, cfg_type_name(g));
 			continue;
 		}
 		cfg_check_keys(ld, g, path, keys);
@@ -65,9 +69,10 @@ static void merge_listen(struct loader *ld, const config_setting_t *s)
 				continue;
 			if (strcmp(host, "*") != 0 && inet_pton(AF_INET, host, addr) != 1 &&
 			    inet_pton(AF_INET6, host, addr) != 1) {
-				cfg_err_at(ld, m, "%s: %s is not an IPv4 or IPv6 address "
-				           "(or \"*\" for all)", path,
-				           cfg_show(b, sizeof(b), host));
+				cfg_err_at(ld, m,
+				           "%s: %s is not an IPv4 or IPv6 address "
+				           "(or \"*\" for all)",
+				           path, cfg_show(b, sizeof(b), host));
 				continue;
 			}
 		}
@@ -93,8 +98,7 @@ static void merge_listen(struct loader *ld, const config_setting_t *s)
 
 static void merge_log(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = { "level", "connections",
-		                            "disconnections", NULL };
+	static const char *const keys[] = {"level", "connections", "disconnections", NULL};
 	struct pgs_config *cfg = ld->cfg;
 	const config_setting_t *m;
 
@@ -118,7 +122,8 @@ static void merge_log(struct loader *ld, const config_setting_t *s)
 			else if (strcmp(v, "error") == 0)
 				cfg->log_level = PGS_LOG_ERROR;
 			else
-				cfg_err_at(ld, m, "log.level: unknown level %s (expected "
+				cfg_err_at(ld, m,
+				           "log.level: unknown level %s (expected "
 				           "debug, info, warning or error)",
 				           cfg_show(b, sizeof(b), v));
 		}
@@ -128,8 +133,7 @@ static void merge_log(struct loader *ld, const config_setting_t *s)
 		(void)cfg_get_bool(ld, m, "log.connections", &cfg->log_connections);
 	m = config_setting_get_member(s, "disconnections");
 	if (m != NULL)
-		(void)cfg_get_bool(ld, m, "log.disconnections",
-		                   &cfg->log_disconnections);
+		(void)cfg_get_bool(ld, m, "log.disconnections", &cfg->log_disconnections);
 }
 
 static void merge_modules(struct loader *ld, const config_setting_t *s)
@@ -138,7 +142,8 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 	int i, n;
 
 	if (!config_setting_is_group(s)) {
-		cfg_err_at(ld, s, "modules: expected a group of named groups "
+		cfg_err_at(ld, s,
+		           "modules: expected a group of named groups "
 		           "( name = { path = \"x.so\"; }; ), got %s",
 		           cfg_type_name(s));
 		return;
@@ -156,8 +161,10 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 			continue;
 		snprintf(sp, sizeof(sp), "modules.%.100s", name);
 		if (!config_setting_is_group(g)) {
-			cfg_err_at(ld, g, "%s: expected a group { path = \"x.so\"; ... }, "
-			           "got %s", sp, cfg_type_name(g));
+			cfg_err_at(ld, g,
+			           "%s: expected a group { path = \"x.so\"; ... }, "
+			           "got %s",
+			           sp, cfg_type_name(g));
 			continue;
 		}
 		/* Without a valid path the instance is still entered, so that
@@ -180,8 +187,7 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 		if (slot != NULL) {
 			cfg_free_module(slot);
 		} else {
-			slot = realloc(cfg->modules,
-			               (cfg->nmodules + 1) * sizeof(*slot));
+			slot = realloc(cfg->modules, (cfg->nmodules + 1) * sizeof(*slot));
 			if (slot == NULL) {
 				ld->oom = true;
 				cfg_free_module(&mod);
@@ -196,13 +202,15 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 
 static void merge_servers(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = { "name", "host", "port", NULL };
+	static const char *const keys[] = {"name", "host", "port", NULL};
 	struct pgs_config *cfg = ld->cfg;
 	int i, j, n;
 
 	if (!cfg_is_list_like(s)) {
-		cfg_err_at(ld, s, "servers: expected a list of groups "
-		           "( { name = ...; host = ...; } ), got %s", cfg_type_name(s));
+		cfg_err_at(ld, s,
+		           "servers: expected a list of groups "
+		           "( { name = ...; host = ...; } ), got %s",
+		           cfg_type_name(s));
 		return;
 	}
 	n = config_setting_length(s);
@@ -218,8 +226,10 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 
 		snprintf(sp, sizeof(sp), "servers[%d]", i);
 		if (!config_setting_is_group(g)) {
-			cfg_err_at(ld, g, "%s: expected a group { name = ...; "
-			           "host = ...; }, got %s", sp, cfg_type_name(g));
+			cfg_err_at(ld, g,
+			           "%s: expected a group { name = ...; "
+			           "host = ...; }, got %s",
+			           sp, cfg_type_name(g));
 			continue;
 		}
 		cfg_check_keys(ld, g, sp, keys);
@@ -234,10 +244,10 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		if (mn != NULL && !cfg_get_nonempty(ld, mn, sp, &name))
 			name = NULL;
 		snprintf(sp, sizeof(sp), "servers[%d].host", i);
-		if (mh != NULL && cfg_get_nonempty(ld, mh, sp, &host) &&
-		    host[0] == '/' && strlen(host) > MAX_SOCKET_DIR)
-			cfg_err_at(ld, mh, "%s: socket directory longer than %d bytes",
-			           sp, MAX_SOCKET_DIR);
+		if (mh != NULL && cfg_get_nonempty(ld, mh, sp, &host) && host[0] == '/' &&
+		    strlen(host) > MAX_SOCKET_DIR)
+			cfg_err_at(ld, mh, "%s: socket directory longer than %d bytes", sp,
+			           MAX_SOCKET_DIR);
 		snprintf(sp, sizeof(sp), "servers[%d].port", i);
 		if (mp != NULL)
 			(void)cfg_get_int(ld, mp, sp, 1, 65535, &port);
@@ -249,11 +259,12 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 
 			og = config_setting_get_elem(s, (unsigned)j);
 			if (config_setting_is_group(og) &&
-			    config_setting_lookup_string(og, "name", &on) &&
-			    cfg_streq(on, name)) {
+			    config_setting_lookup_string(og, "name", &on) && cfg_streq(on, name)) {
 				snprintf(sp, sizeof(sp), "servers[%d].name", i);
-				cfg_err_at(ld, mn, "%s: duplicate server name %s (first "
-				           "defined at %s)", sp, cfg_show(b, sizeof(b), name),
+				cfg_err_at(ld, mn,
+				           "%s: duplicate server name %s (first "
+				           "defined at %s)",
+				           sp, cfg_show(b, sizeof(b), name),
 				           config_where(og, w, sizeof(w)));
 				dup = true;
 				break;
@@ -275,8 +286,7 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		if (slot != NULL) {
 			cfg_free_server(slot);
 		} else {
-			slot = realloc(cfg->servers,
-			               (cfg->nservers + 1) * sizeof(*slot));
+			slot = realloc(cfg->servers, (cfg->nservers + 1) * sizeof(*slot));
 			if (slot == NULL) {
 				ld->oom = true;
 				cfg_free_server(&srv);
@@ -296,7 +306,8 @@ static void merge_pools(struct loader *ld, const config_setting_t *s)
 	int i, n;
 
 	if (!cfg_is_list_like(s)) {
-		cfg_err_at(ld, s, "pools: expected a list of groups ( { database = "
+		cfg_err_at(ld, s,
+		           "pools: expected a list of groups ( { database = "
 		           "...; user = ...; server = ...; } ), got %s",
 		           cfg_type_name(s));
 		return;
@@ -333,9 +344,10 @@ static void merge_pools(struct loader *ld, const config_setting_t *s)
 			if (mine[k] == idx) {
 				char b1[SHOW_MAX + 8], b2[SHOW_MAX + 8];
 
-				cfg_err_at(ld, g, "pools[%d]: duplicate pool for database %s, "
-				           "user %s (first defined at %s)", i,
-				           cfg_show(b1, sizeof(b1), pool.database),
+				cfg_err_at(ld, g,
+				           "pools[%d]: duplicate pool for database %s, "
+				           "user %s (first defined at %s)",
+				           i, cfg_show(b1, sizeof(b1), pool.database),
 				           cfg_show(b2, sizeof(b2), pool.user),
 				           slot->where ? slot->where : "?");
 				dup = true;
@@ -369,8 +381,10 @@ static void merge_chains(struct loader *ld, const config_setting_t *s)
 	int i, n;
 
 	if (!config_setting_is_group(s)) {
-		cfg_err_at(ld, s, "chains: expected a group of named lists "
-		           "( name = ( { use = ...; } ); ), got %s", cfg_type_name(s));
+		cfg_err_at(ld, s,
+		           "chains: expected a group of named lists "
+		           "( name = ( { use = ...; } ); ), got %s",
+		           cfg_type_name(s));
 		return;
 	}
 	n = config_setting_length(s);
@@ -406,7 +420,7 @@ static void merge_chains(struct loader *ld, const config_setting_t *s)
 
 static void merge_auth(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = { "default_chain", NULL };
+	static const char *const keys[] = {"default_chain", NULL};
 	const config_setting_t *m;
 
 	if (!config_setting_is_group(s)) {
@@ -468,15 +482,17 @@ static void merge_socket_mode(struct loader *ld, const config_setting_t *s)
 			}
 		}
 		if (v < 0 || v > 0777) {
-			cfg_err_at(ld, s, "%s: %lld is out of range (0..0777; write an "
-			           "octal mode with a leading zero, e.g. 0770)", path, v);
+			cfg_err_at(ld, s,
+			           "%s: %lld is out of range (0..0777; write an "
+			           "octal mode with a leading zero, e.g. 0770)",
+			           path, v);
 			return;
 		}
 		ld->cfg->unix_socket_mode = (int)v;
 		return;
 	}
-	cfg_err_at(ld, s, "%s: expected an octal integer such as 0770, got %s",
-	           path, cfg_type_name(s));
+	cfg_err_at(ld, s, "%s: expected an octal integer such as 0770, got %s", path,
+	           cfg_type_name(s));
 }
 
 /* Replace a string field of the snapshot. */
@@ -490,8 +506,7 @@ static void set_string(struct loader *ld, char **field, const char *v)
 	*field = d;
 }
 
-static void merge_timeout(struct loader *ld, const config_setting_t *s,
-                          int64_t *field)
+static void merge_timeout(struct loader *ld, const config_setting_t *s, int64_t *field)
 {
 	int64_t ms;
 
@@ -525,16 +540,17 @@ void cfg_merge_file(struct loader *ld, const config_t *file)
 				cfg_err_at(ld, s, "%s: %s is not an absolute path", key,
 				           cfg_show(b, sizeof(b), v));
 			} else if (strlen(v) > MAX_SOCKET_DIR) {
-				cfg_err_at(ld, s, "%s: longer than %d bytes (a Unix socket "
-				           "path is limited to 107)", key, MAX_SOCKET_DIR);
+				cfg_err_at(ld, s,
+				           "%s: longer than %d bytes (a Unix socket "
+				           "path is limited to 107)",
+				           key, MAX_SOCKET_DIR);
 			} else {
 				set_string(ld, &cfg->unix_socket_dir, v);
 			}
 		} else if (strcmp(key, "unix_socket_mode") == 0) {
 			merge_socket_mode(ld, s);
 		} else if (strcmp(key, "workers") == 0) {
-			(void)cfg_get_int(ld, s, key, 0, PGS_CONFIG_MAX_WORKERS,
-			                  &cfg->workers);
+			(void)cfg_get_int(ld, s, key, 0, PGS_CONFIG_MAX_WORKERS, &cfg->workers);
 		} else if (strcmp(key, "max_client_conn") == 0) {
 			(void)cfg_get_int(ld, s, key, 1, INT_MAX, &cfg->max_client_conn);
 		} else if (strcmp(key, "log") == 0) {

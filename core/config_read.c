@@ -27,8 +27,7 @@
  * itself), -1 after reporting an error.  Only regular files pass: opening
  * with O_NONBLOCK means a FIFO cannot hang us either.
  */
-int cfg_read_text(struct loader *ld, const char *name,
-                  const char *open_path, const char *ctx_file,
+int cfg_read_text(struct loader *ld, const char *name, const char *open_path, const char *ctx_file,
                   int ctx_line, char **text, size_t *len)
 {
 	struct stat st;
@@ -36,15 +35,14 @@ int cfg_read_text(struct loader *ld, const char *name,
 	size_t got = 0;
 	int fd;
 
-#define READ_ERR(...)                                                       \
-	do {                                                                \
-		char m_[512];                                               \
-		snprintf(m_, sizeof(m_), __VA_ARGS__);                      \
-		if (ctx_file != NULL)                                       \
-			cfg_err_file(ld, ctx_file, ctx_line,                \
-			             "@include \"%s\": %s", name, m_);      \
-		else                                                        \
-			cfg_err_file(ld, name, 0, "%s", m_);                \
+#define READ_ERR(...)                                                                          \
+	do {                                                                                   \
+		char m_[512];                                                                  \
+		snprintf(m_, sizeof(m_), __VA_ARGS__);                                         \
+		if (ctx_file != NULL)                                                          \
+			cfg_err_file(ld, ctx_file, ctx_line, "@include \"%s\": %s", name, m_); \
+		else                                                                           \
+			cfg_err_file(ld, name, 0, "%s", m_);                                   \
 	} while (0)
 
 	fd = open(open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -65,8 +63,8 @@ int cfg_read_text(struct loader *ld, const char *name,
 		return -1;
 	}
 	if (st.st_size > PGS_CONFIG_MAX_FILE_SIZE) {
-		READ_ERR("file too large (%lld bytes, the limit is %d)",
-		         (long long)st.st_size, PGS_CONFIG_MAX_FILE_SIZE);
+		READ_ERR("file too large (%lld bytes, the limit is %d)", (long long)st.st_size,
+		         PGS_CONFIG_MAX_FILE_SIZE);
 		close(fd);
 		return -1;
 	}
@@ -132,8 +130,7 @@ char **cfg_list_confd(struct loader *ld, size_t *count)
 		struct stat st;
 		char *full;
 
-		if (de->d_name[0] == '.' || len < 6 ||
-		    strcmp(de->d_name + len - 5, ".conf") != 0)
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".conf") != 0)
 			continue;
 		full = cfg_join_path(ld, dirpath, de->d_name);
 		if (full == NULL)
@@ -211,17 +208,14 @@ bool cfg_parse_one(struct loader *ld, config_t *c, const char *path)
 
 		if (config_error_type(c) == CONFIG_ERR_FILE_IO && f == NULL)
 			cfg_err_file(ld, path, 0, "cannot read: %s",
-			             config_error_text(c) ? config_error_text(c)
-			                                  : "I/O error");
+			             config_error_text(c) ? config_error_text(c) : "I/O error");
 		else
 			cfg_err_file(ld, f ? f : path, config_error_line(c), "%s",
-			             config_error_text(c) ? config_error_text(c)
-			                                  : "parse error");
+			             config_error_text(c) ? config_error_text(c) : "parse error");
 		ld->unparsed = true;
 		return false;
 	}
 	keypath[0] = '\0';
-	cfg_check_strings(ld, config_root_setting(c), keypath, 0, sizeof(keypath),
-	                  0);
+	cfg_check_strings(ld, config_root_setting(c), keypath, 0, sizeof(keypath), 0);
 	return true;
 }

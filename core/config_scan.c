@@ -105,8 +105,7 @@ static void scan_include(struct scan *sc)
 		sc->pos++;
 	}
 	if (sc->pos >= sc->len) {
-		cfg_err_file(ld, sc->name, (int)line,
-		             "@include: unterminated file name");
+		cfg_err_file(ld, sc->name, (int)line, "@include: unterminated file name");
 		sc->safe = false;
 		free(path);
 		return;
@@ -114,8 +113,7 @@ static void scan_include(struct scan *sc)
 	sc->pos++; /* closing quote */
 	path[n] = '\0';
 	if (strlen(path) != n) {
-		cfg_err_file(ld, sc->name, (int)line,
-		             "@include: NUL in the file name");
+		cfg_err_file(ld, sc->name, (int)line, "@include: NUL in the file name");
 		sc->safe = false;
 		free(path);
 		return;
@@ -124,15 +122,16 @@ static void scan_include(struct scan *sc)
 	 * cost us 2^10 scans while libconfig stops at its first error. */
 	if (++ld->nincludes > MAX_INCLUDES) {
 		if (ld->nincludes == MAX_INCLUDES + 1)
-			cfg_err_file(ld, sc->name, (int)line, "more than %d @include "
-			             "directives", MAX_INCLUDES);
+			cfg_err_file(ld, sc->name, (int)line,
+			             "more than %d @include "
+			             "directives",
+			             MAX_INCLUDES);
 		sc->safe = false;
 		free(path);
 		return;
 	}
 	/* Resolved as libconfig does: relative to the include directory. */
-	full = path[0] == '/' ? cfg_dup_str(ld, path)
-	                      : cfg_join_path(ld, ld->dir, path);
+	full = path[0] == '/' ? cfg_dup_str(ld, path) : cfg_join_path(ld, ld->dir, path);
 	if (full == NULL) {
 		sc->safe = false;
 		free(path);
@@ -202,14 +201,12 @@ static void scan_number(struct scan *sc)
 		return;
 	}
 	if (i < sc->len && t[i] == 'L') {
-		overflow = overflow ||
-		           v > (neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX);
+		overflow = overflow || v > (neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX);
 		i++;
 		if (i < sc->len && t[i] == 'L')
 			i++;
 	} else {
-		overflow = overflow ||
-		           v > (neg ? (unsigned long long)INT_MAX + 1 : INT_MAX);
+		overflow = overflow || v > (neg ? (unsigned long long)INT_MAX + 1 : INT_MAX);
 		if (!overflow && digits > 1 && t[i - digits] == '0') {
 			long long oct = 0;
 			size_t k;
@@ -271,16 +268,14 @@ static void scan_text(struct scan *sc)
 				sc->pos++;
 		} else if (c == '/' && t[sc->pos + 1] == '*') {
 			sc->pos += 2;
-			while (sc->pos < sc->len &&
-			       !(t[sc->pos] == '*' && t[sc->pos + 1] == '/')) {
+			while (sc->pos < sc->len && !(t[sc->pos] == '*' && t[sc->pos + 1] == '/')) {
 				if (t[sc->pos] == '\n')
 					sc->line++;
 				sc->pos++;
 			}
 			sc->pos += sc->pos < sc->len ? 2 : 0;
 		} else if (c == '"') {
-			for (sc->pos++; sc->pos < sc->len && t[sc->pos] != '"';
-			     sc->pos++) {
+			for (sc->pos++; sc->pos < sc->len && t[sc->pos] != '"'; sc->pos++) {
 				if (t[sc->pos] == '\\' && sc->pos + 1 < sc->len)
 					sc->pos++;
 				if (t[sc->pos] == '\n')
@@ -300,8 +295,7 @@ static void scan_text(struct scan *sc)
 		           (c == '.' && isdigit((unsigned char)t[sc->pos + 1])) ||
 		           ((c == '-' || c == '+') &&
 		            (isdigit((unsigned char)t[sc->pos + 1]) ||
-		             (t[sc->pos + 1] == '.' &&
-		              isdigit((unsigned char)t[sc->pos + 2]))))) {
+		             (t[sc->pos + 1] == '.' && isdigit((unsigned char)t[sc->pos + 2]))))) {
 			scan_number(sc);
 		} else {
 			sc->pos++;
@@ -313,8 +307,7 @@ static void scan_text(struct scan *sc)
  * Check one file (and what it @includes) before libconfig sees it.
  * Returns false when it must not be handed to libconfig.
  */
-bool cfg_scan_file(struct loader *ld, const char *name,
-                   const char *open_path, const char *ctx_file,
+bool cfg_scan_file(struct loader *ld, const char *name, const char *open_path, const char *ctx_file,
                    int ctx_line, int depth)
 {
 	struct scan sc;

@@ -17,12 +17,10 @@
 
 /* ------------------------------------------------------------ errors */
 
-static void add_error_v(struct loader *ld, const char *file, int line,
-                        const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+static void add_error_v(struct loader *ld, const char *file, int line, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
 
-static void add_error_v(struct loader *ld, const char *file, int line,
-                        const char *fmt, va_list ap)
+static void add_error_v(struct loader *ld, const char *file, int line, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	size_t need, start, i;
@@ -50,11 +48,9 @@ static void add_error_v(struct loader *ld, const char *file, int line,
 		ld->errs[ld->errs_len++] = '\n';
 	start = ld->errs_len;
 	if (line > 0)
-		n = snprintf(ld->errs + start, ld->errs_cap - start, "%s:%d: %s",
-		             file, line, msg);
+		n = snprintf(ld->errs + start, ld->errs_cap - start, "%s:%d: %s", file, line, msg);
 	else
-		n = snprintf(ld->errs + start, ld->errs_cap - start, "%s: %s",
-		             file, msg);
+		n = snprintf(ld->errs + start, ld->errs_cap - start, "%s: %s", file, msg);
 	if (n < 0)
 		n = 0;
 	ld->errs_len = start + (size_t)n;
@@ -67,8 +63,7 @@ static void add_error_v(struct loader *ld, const char *file, int line,
 }
 
 /* An error with no setting to point at: "FILE:LINE: msg" or "FILE: msg". */
-void cfg_err_file(struct loader *ld, const char *file, int line,
-                  const char *fmt, ...)
+void cfg_err_file(struct loader *ld, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,14 +73,12 @@ void cfg_err_file(struct loader *ld, const char *file, int line,
 }
 
 /* An error about setting s, located at its file and line. */
-void cfg_err_at(struct loader *ld, const config_setting_t *s,
-                const char *fmt, ...)
+void cfg_err_at(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_error_v(ld, config_setting_source_file(s),
-	            (int)config_setting_source_line(s), fmt, ap);
+	add_error_v(ld, config_setting_source_file(s), (int)config_setting_source_line(s), fmt, ap);
 	va_end(ap);
 }
 
@@ -129,16 +122,15 @@ void cfg_emit_errors(const struct loader *ld, char *err, size_t errlen)
 		return;
 	}
 	memcpy(err, ld->errs, keep);
-	snprintf(err + keep, errlen - keep, "\n... and %u more error%s",
-	         ld->nerrs - kept, ld->nerrs - kept == 1 ? "" : "s");
+	snprintf(err + keep, errlen - keep, "\n... and %u more error%s", ld->nerrs - kept,
+	         ld->nerrs - kept == 1 ? "" : "s");
 }
 
 /* A value for an error message, quoted and cut short (buf holds at least
  * SHOW_MAX + 8 bytes).  Never used for secrets. */
 const char *cfg_show(char *buf, size_t len, const char *s)
 {
-	snprintf(buf, len, "\"%.*s%s\"", SHOW_MAX, s,
-	         strlen(s) > SHOW_MAX ? "..." : "");
+	snprintf(buf, len, "\"%.*s%s\"", SHOW_MAX, s, strlen(s) > SHOW_MAX ? "..." : "");
 	return buf;
 }
 

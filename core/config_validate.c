@@ -21,14 +21,13 @@
 
 /* ------------------------------------------------------------ typed getters */
 
-bool cfg_get_string(struct loader *ld, const config_setting_t *s,
-                    const char *path, const char **out)
+bool cfg_get_string(struct loader *ld, const config_setting_t *s, const char *path,
+                    const char **out)
 {
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_err_at(ld, s, "%s: expected a string, got %s", path,
-		           cfg_type_name(s));
+		cfg_err_at(ld, s, "%s: expected a string, got %s", path, cfg_type_name(s));
 		return false;
 	}
 	v = config_setting_get_string(s);
@@ -40,8 +39,8 @@ bool cfg_get_string(struct loader *ld, const config_setting_t *s,
 	return true;
 }
 
-bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s,
-                      const char *path, const char **out)
+bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s, const char *path,
+                      const char **out)
 {
 	if (!cfg_get_string(ld, s, path, out))
 		return false;
@@ -52,9 +51,8 @@ bool cfg_get_nonempty(struct loader *ld, const config_setting_t *s,
 	return true;
 }
 
-static bool get_integer(struct loader *ld, const config_setting_t *s,
-                        const char *path, long long min, long long max,
-                        long long *out)
+static bool get_integer(struct loader *ld, const config_setting_t *s, const char *path,
+                        long long min, long long max, long long *out)
 {
 	long long v;
 
@@ -63,25 +61,24 @@ static bool get_integer(struct loader *ld, const config_setting_t *s,
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
 		v = config_setting_get_int64(s);
 	else {
-		cfg_err_at(ld, s, "%s: expected an integer, got %s", path,
-		           cfg_type_name(s));
+		cfg_err_at(ld, s, "%s: expected an integer, got %s", path, cfg_type_name(s));
 		return false;
 	}
 	if (v < min || v > max) {
 		if (max == INT_MAX)
-			cfg_err_at(ld, s, "%s: %lld is out of range (must be >= %lld)",
-			           path, v, min);
+			cfg_err_at(ld, s, "%s: %lld is out of range (must be >= %lld)", path, v,
+			           min);
 		else
-			cfg_err_at(ld, s, "%s: %lld is out of range (%lld..%lld)", path,
-			           v, min, max);
+			cfg_err_at(ld, s, "%s: %lld is out of range (%lld..%lld)", path, v, min,
+			           max);
 		return false;
 	}
 	*out = v;
 	return true;
 }
 
-bool cfg_get_int(struct loader *ld, const config_setting_t *s,
-                 const char *path, int min, int max, int *out)
+bool cfg_get_int(struct loader *ld, const config_setting_t *s, const char *path, int min, int max,
+                 int *out)
 {
 	long long v;
 
@@ -91,12 +88,10 @@ bool cfg_get_int(struct loader *ld, const config_setting_t *s,
 	return true;
 }
 
-bool cfg_get_bool(struct loader *ld, const config_setting_t *s,
-                  const char *path, bool *out)
+bool cfg_get_bool(struct loader *ld, const config_setting_t *s, const char *path, bool *out)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		cfg_err_at(ld, s, "%s: expected true or false, got %s", path,
-		           cfg_type_name(s));
+		cfg_err_at(ld, s, "%s: expected true or false, got %s", path, cfg_type_name(s));
 		return false;
 	}
 	*out = config_setting_get_bool(s) != 0;
@@ -104,8 +99,7 @@ bool cfg_get_bool(struct loader *ld, const config_setting_t *s,
 }
 
 /* Seconds (int or float, >= 0) into milliseconds. */
-bool cfg_get_seconds(struct loader *ld, const config_setting_t *s,
-                     const char *path, int64_t *ms)
+bool cfg_get_seconds(struct loader *ld, const config_setting_t *s, const char *path, int64_t *ms)
 {
 	double v;
 
@@ -126,8 +120,7 @@ bool cfg_get_seconds(struct loader *ld, const config_setting_t *s,
 	}
 	/* written so that NaN fails too */
 	if (!(v >= 0 && v <= (double)INT_MAX)) {
-		cfg_err_at(ld, s, "%s: %g is out of range (0..%d seconds)", path, v,
-		           INT_MAX);
+		cfg_err_at(ld, s, "%s: %g is out of range (0..%d seconds)", path, v, INT_MAX);
 		return false;
 	}
 	*ms = (int64_t)(v * 1000.0 + 0.5);
@@ -135,8 +128,8 @@ bool cfg_get_seconds(struct loader *ld, const config_setting_t *s,
 }
 
 /* Complain about every member of group `g` not in `known`. */
-void cfg_check_keys(struct loader *ld, const config_setting_t *g,
-                    const char *path, const char *const *known)
+void cfg_check_keys(struct loader *ld, const config_setting_t *g, const char *path,
+                    const char *const *known)
 {
 	int i, n = config_setting_length(g);
 
@@ -145,8 +138,7 @@ void cfg_check_keys(struct loader *ld, const config_setting_t *g,
 		const char *name = config_setting_name(m);
 
 		if (name != NULL && !cfg_in_list(name, known))
-			cfg_err_at(ld, m, "%s%s%s: unknown setting", path,
-			           *path ? "." : "", name);
+			cfg_err_at(ld, m, "%s%s%s: unknown setting", path, *path ? "." : "", name);
 	}
 }
 
@@ -154,15 +146,14 @@ void cfg_check_keys(struct loader *ld, const config_setting_t *g,
 
 /* Every string and setting name, in every file, at most
  * PGS_CONFIG_MAX_STRING bytes; nesting at most PGS_CONFIG_MAX_DEPTH. */
-void cfg_check_strings(struct loader *ld, const config_setting_t *s,
-                       char *path, size_t plen, size_t cap, int depth)
+void cfg_check_strings(struct loader *ld, const config_setting_t *s, char *path, size_t plen,
+                       size_t cap, int depth)
 {
 	const char *name = config_setting_name(s);
 	int i, n;
 
 	if (name != NULL && strlen(name) > PGS_CONFIG_MAX_STRING) {
-		cfg_err_at(ld, s, "setting name longer than %d bytes",
-		           PGS_CONFIG_MAX_STRING);
+		cfg_err_at(ld, s, "setting name longer than %d bytes", PGS_CONFIG_MAX_STRING);
 		return;
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
@@ -176,8 +167,7 @@ void cfg_check_strings(struct loader *ld, const config_setting_t *s,
 	if (!config_setting_is_aggregate(s))
 		return;
 	if (depth > PGS_CONFIG_MAX_DEPTH) {
-		cfg_err_at(ld, s, "%s: nested deeper than %d levels", path,
-		           PGS_CONFIG_MAX_DEPTH);
+		cfg_err_at(ld, s, "%s: nested deeper than %d levels", path, PGS_CONFIG_MAX_DEPTH);
 		return;
 	}
 	n = config_setting_length(s);
@@ -196,20 +186,21 @@ void cfg_check_strings(struct loader *ld, const config_setting_t *s,
 
 /* ------------------------------------------------------------ entries */
 
-void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
-                     const char *path, const char *name,
-                     struct cfg_chain *out)
+void cfg_chain_parse(struct loader *ld, const config_setting_t *list, const char *path,
+                     const char *name, struct cfg_chain *out)
 {
-	static const char *const controls[] = { "required", "requisite",
-		                                "sufficient", "optional", NULL };
+	static const char *const controls[] = {"required", "requisite", "sufficient", "optional",
+	                                       NULL};
 	int i, n;
 
 	memset(out, 0, sizeof(*out));
 	out->name = cfg_dup_str(ld, name);
 	out->where = cfg_where_of(ld, list);
 	if (!cfg_is_list_like(list)) {
-		cfg_err_at(ld, list, "%s: expected a list of steps ( { use = ...; } ), "
-		           "got %s", path, cfg_type_name(list));
+		cfg_err_at(ld, list,
+		           "%s: expected a list of steps ( { use = ...; } ), "
+		           "got %s",
+		           path, cfg_type_name(list));
 		return;
 	}
 	n = config_setting_length(list);
@@ -230,8 +221,8 @@ void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
 
 		snprintf(sp, sizeof(sp), "%s[%d]", path, i);
 		if (!config_setting_is_group(g)) {
-			cfg_err_at(ld, g, "%s: expected a group { use = ...; }, got %s",
-			           sp, cfg_type_name(g));
+			cfg_err_at(ld, g, "%s: expected a group { use = ...; }, got %s", sp,
+			           cfg_type_name(g));
 			continue;
 		}
 		st->control = CTL_REQUIRED;
@@ -259,9 +250,11 @@ void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
 				if (controls[c] != NULL)
 					st->control = (enum chain_control)c;
 				else
-					cfg_err_at(ld, m, "%s: unknown control %s (expected "
+					cfg_err_at(ld, m,
+					           "%s: unknown control %s (expected "
 					           "required, requisite, sufficient or "
-					           "optional)", sp, cfg_show(b, sizeof(b), cv));
+					           "optional)",
+					           sp, cfg_show(b, sizeof(b), cv));
 			}
 		}
 		st->use = cfg_dup_str(ld, v);
@@ -271,16 +264,21 @@ void cfg_chain_parse(struct loader *ld, const config_setting_t *list,
 }
 
 /* Parse one pool group into p, reporting what is wrong with it. */
-void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
-                    int idx, struct cfg_pool *p)
+void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struct cfg_pool *p)
 {
-	static const char *const keys[] = {
-		"database", "user", "server", "mode", "max_size", "min_size",
-		"initial_size", "password", "server_user", "server_database",
-		"server_reset_query", NULL
-	};
-	static const char *const required[] = { "database", "user", "server",
-		                                NULL };
+	static const char *const keys[] = {"database",
+	                                   "user",
+	                                   "server",
+	                                   "mode",
+	                                   "max_size",
+	                                   "min_size",
+	                                   "initial_size",
+	                                   "password",
+	                                   "server_user",
+	                                   "server_database",
+	                                   "server_reset_query",
+	                                   NULL};
+	static const char *const required[] = {"database", "user", "server", NULL};
 	bool sizes_ok = true;
 	const char *const *r;
 	char sp[64], b[SHOW_MAX + 8];
@@ -293,8 +291,10 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
 	p->group = g;
 	snprintf(sp, sizeof(sp), "pools[%d]", idx);
 	if (!config_setting_is_group(g)) {
-		cfg_err_at(ld, g, "%s: expected a group { database = ...; user = ...; "
-		           "server = ...; }, got %s", sp, cfg_type_name(g));
+		cfg_err_at(ld, g,
+		           "%s: expected a group { database = ...; user = ...; "
+		           "server = ...; }, got %s",
+		           sp, cfg_type_name(g));
 		return;
 	}
 	cfg_check_keys(ld, g, sp, keys);
@@ -338,8 +338,7 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
 			dst = &p->server_database;
 		else if (strcmp(key, "server_reset_query") == 0)
 			dst = &p->server_reset_query, nonempty = false;
-		if (!(nonempty ? cfg_get_nonempty(ld, m, sp, &v) :
-		                 cfg_get_string(ld, m, sp, &v)))
+		if (!(nonempty ? cfg_get_nonempty(ld, m, sp, &v) : cfg_get_string(ld, m, sp, &v)))
 			continue;
 		if (strcmp(key, "mode") == 0) {
 			if (strcmp(v, "session") == 0)
@@ -347,8 +346,10 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
 			else if (strcmp(v, "transaction") == 0)
 				p->mode = POOL_TRANSACTION;
 			else
-				cfg_err_at(ld, m, "%s: unknown pool mode %s (expected session "
-				           "or transaction)", sp, cfg_show(b, sizeof(b), v));
+				cfg_err_at(ld, m,
+				           "%s: unknown pool mode %s (expected session "
+				           "or transaction)",
+				           sp, cfg_show(b, sizeof(b), v));
 			continue;
 		}
 		*dst = cfg_dup_str(ld, v);
@@ -358,15 +359,14 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g,
 		cfg_err_at(ld, g, "%s: min_size (%d) is greater than max_size (%d)", sp,
 		           p->min_size, p->max_size);
 	if (sizes_ok && p->initial_size > p->max_size)
-		cfg_err_at(ld, g, "%s: initial_size (%d) is greater than max_size (%d)",
-		           sp, p->initial_size, p->max_size);
+		cfg_err_at(ld, g, "%s: initial_size (%d) is greater than max_size (%d)", sp,
+		           p->initial_size, p->max_size);
 	p->where = cfg_where_of(ld, g);
 }
 
 /* ------------------------------------------------------------ after merge */
 
-static const struct cfg_module *find_module(const struct pgs_config *cfg,
-                                            const char *name)
+static const struct cfg_module *find_module(const struct pgs_config *cfg, const char *name)
 {
 	size_t i;
 
@@ -389,11 +389,11 @@ static void check_chain_uses(struct loader *ld, const struct cfg_chain *c)
 		if (find_module(ld->cfg, st->use) != NULL)
 			continue;
 		u = config_setting_get_member(st->group, "use");
-		cfg_err_at(ld, u ? u : st->group, "%s%.100s[%d].use: no module "
+		cfg_err_at(ld, u ? u : st->group,
+		           "%s%.100s[%d].use: no module "
 		           "instance named %s in modules",
-		           is_default ? "auth.default_chain" : "chains.",
-		           is_default ? "" : c->name, config_setting_index(st->group),
-		           cfg_show(b, sizeof(b), st->use));
+		           is_default ? "auth.default_chain" : "chains.", is_default ? "" : c->name,
+		           config_setting_index(st->group), cfg_show(b, sizeof(b), st->use));
 	}
 }
 
@@ -419,9 +419,10 @@ void cfg_finish(struct loader *ld)
 		if (p->server_index >= 0 || p->server == NULL)
 			continue;
 		m = config_setting_get_member(p->group, "server");
-		cfg_err_at(ld, m ? m : p->group, "pools[%d].server: no server named %s "
-		           "in servers", config_setting_index(p->group),
-		           cfg_show(b, sizeof(b), p->server));
+		cfg_err_at(ld, m ? m : p->group,
+		           "pools[%d].server: no server named %s "
+		           "in servers",
+		           config_setting_index(p->group), cfg_show(b, sizeof(b), p->server));
 	}
 
 	/* chain steps -> modules */
@@ -431,10 +432,12 @@ void cfg_finish(struct loader *ld)
 
 	if (cfg->nlisten == 0 && cfg->unix_socket_dir == NULL) {
 		if (ld->listen_setting != NULL)
-			cfg_err_at(ld, ld->listen_setting, "nothing to listen on: listen "
+			cfg_err_at(ld, ld->listen_setting,
+			           "nothing to listen on: listen "
 			           "is empty and unix_socket_dir is not set");
 		else
-			cfg_err_file(ld, cfg->path, 0, "nothing to listen on: set listen "
+			cfg_err_file(ld, cfg->path, 0,
+			             "nothing to listen on: set listen "
 			             "or unix_socket_dir");
 	}
 
@@ -459,7 +462,6 @@ paths:
 		if (m->path == NULL)
 			continue;
 		m->full_path = m->path[0] == '/' ? cfg_dup_str(ld, m->path)
-		                                 : cfg_join_path(ld, cfg->module_path,
-		                                                 m->path);
+		                                 : cfg_join_path(ld, cfg->module_path, m->path);
 	}
 }

@@ -71,8 +71,8 @@ struct pgs_conn {
 	struct iobuf *rbuf;
 	struct bytebuf wbuf; /* output the socket did not take yet */
 	struct conn_mem *mem;
-	bool dead;           /* closed; freed at the end of the loop turn */
-	struct list wlink;   /* worker's list of live clients / servers */
+	bool dead;         /* closed; freed at the end of the loop turn */
+	struct list wlink; /* worker's list of live clients / servers */
 };
 
 enum client_state {
@@ -88,9 +88,9 @@ struct client {
 	struct pgs_conn c;
 	enum client_state state;
 	struct startup_packet sp;
-	struct gen *gen;          /* config generation it started with */
+	struct gen *gen; /* config generation it started with */
 	struct pool *pool;
-	struct server *server;    /* when CL_LINKED */
+	struct server *server;           /* when CL_LINKED */
 	uint32_t cancel_pid, cancel_key; /* the BackendKeyData we issued */
 	bool cancel_registered;
 	int64_t connect_time, state_since, last_active;
@@ -101,8 +101,8 @@ struct client {
 
 	/* authentication */
 	struct chainset_run auth;
-	bool defer_inflight;      /* a deferred job runs for this client */
-	const char *auth_rule;    /* access rule that chose the chain, for logs */
+	bool defer_inflight;             /* a deferred job runs for this client */
+	const char *auth_rule;           /* access rule that chose the chain, for logs */
 	const char *const *auth_options; /* the rule's key, value, ... NULL */
 	char *authn_id;
 
@@ -125,31 +125,31 @@ struct server {
 	struct pgs_conn c;
 	enum server_state state;
 	struct pool *pool;
-	struct gen *gen;          /* generation it was created under */
+	struct gen *gen;             /* generation it was created under */
 	const struct cfg_pool *pcfg; /* its pool's settings, from gen */
-	struct client *client;    /* when SV_LINKED */
-	uint32_t be_pid, be_key;  /* the server's real BackendKeyData */
+	struct client *client;       /* when SV_LINKED */
+	uint32_t be_pid, be_key;     /* the server's real BackendKeyData */
 	struct param_set params;
 	int64_t created, last_used;
-	int pending;              /* Query/Sync/FunctionCall sent, RFQ not yet seen */
-	char tx_status;           /* from the last ReadyForQuery */
-	bool close_when_done;     /* drop instead of returning it to the pool */
-	uint32_t in_remain;       /* bytes of the current message still to come */
-	int connect_errno;        /* a connect() that failed at once */
+	int pending;          /* Query/Sync/FunctionCall sent, RFQ not yet seen */
+	char tx_status;       /* from the last ReadyForQuery */
+	bool close_when_done; /* drop instead of returning it to the pool */
+	uint32_t in_remain;   /* bytes of the current message still to come */
+	int connect_errno;    /* a connect() that failed at once */
 	struct mod_instance *auth_mod;
 	void *auth_state;
 	bool auth_active;
 	char login_user[64], login_db[64];
-	struct list pool_link;    /* idle list */
+	struct list pool_link; /* idle list */
 };
 
 /* Read facts out of a param set. */
 const char *params_get(const struct param_set *ps, const char *name);
 /* Set name=value; 0 or -ENOMEM.  Keeps the hash current. */
 int params_set(struct param_set *ps, const char *name, const char *value)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void params_clear(struct param_set *ps);
 int params_copy(struct param_set *dst, const struct param_set *src)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 #endif /* PGS_CONN_H */

@@ -24,7 +24,7 @@
 #include "workpool.h"
 
 static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
 {
@@ -117,7 +117,9 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 		if (strcmp(name, "remote_addr") == 0)
 			return sv->gen->addrs[sv->pcfg->server_index].desc;
 		if (strcmp(name, "transport") == 0)
-			return sv->gen->addrs[sv->pcfg->server_index].ss.ss_family == AF_UNIX ? "unix" : "tcp";
+			return sv->gen->addrs[sv->pcfg->server_index].ss.ss_family == AF_UNIX
+			               ? "unix"
+			               : "tcp";
 		return NULL;
 	}
 }
@@ -261,31 +263,31 @@ static int h_ct_memcmp(const void *a, const void *b, size_t len)
 }
 
 static const pgs_host host_table = {
-	.size = sizeof(pgs_host),
-	.abi_major = PGS_ABI_MAJOR,
-	.abi_minor = PGS_ABI_MINOR,
-	.host_version = PACKAGE_STRING,
-	.log = h_log,
-	.alloc = h_alloc,
-	.free = h_free,
-	.conn_alloc = h_conn_alloc,
-	.wipe_free = h_wipe_free,
-	.cfg_str = modcfg_str,
-	.cfg_int = modcfg_int,
-	.cfg_bool = modcfg_bool,
-	.cfg_where = modcfg_where,
-	.conn_side = h_conn_side,
-	.conn_param = h_conn_param,
-	.step_option = h_step_option,
-	.conn_peer_cert = h_no_transport,
-	.conn_cb_hash = h_no_cb,
-	.secret_lookup = h_secret_lookup,
-	.secret_release = h_secret_release,
-	.set_authn_id = h_set_authn_id,
-	.wbuf_auth = h_wbuf_auth,
-	.wbuf_msg = h_wbuf_msg,
-	.defer = h_defer,
-	.ct_memcmp = h_ct_memcmp,
+        .size = sizeof(pgs_host),
+        .abi_major = PGS_ABI_MAJOR,
+        .abi_minor = PGS_ABI_MINOR,
+        .host_version = PACKAGE_STRING,
+        .log = h_log,
+        .alloc = h_alloc,
+        .free = h_free,
+        .conn_alloc = h_conn_alloc,
+        .wipe_free = h_wipe_free,
+        .cfg_str = modcfg_str,
+        .cfg_int = modcfg_int,
+        .cfg_bool = modcfg_bool,
+        .cfg_where = modcfg_where,
+        .conn_side = h_conn_side,
+        .conn_param = h_conn_param,
+        .step_option = h_step_option,
+        .conn_peer_cert = h_no_transport,
+        .conn_cb_hash = h_no_cb,
+        .secret_lookup = h_secret_lookup,
+        .secret_release = h_secret_release,
+        .set_authn_id = h_set_authn_id,
+        .wbuf_auth = h_wbuf_auth,
+        .wbuf_msg = h_wbuf_msg,
+        .defer = h_defer,
+        .ct_memcmp = h_ct_memcmp,
 };
 
 const pgs_host *host_services(void)

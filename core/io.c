@@ -60,8 +60,7 @@ int io_send(struct pgs_conn *c, const void *data, size_t len)
 int io_flush(struct pgs_conn *c)
 {
 	while (c->wbuf.len > 0) {
-		ssize_t n = send(c->fd, bytebuf_head(&c->wbuf), c->wbuf.len,
-		                 MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, bytebuf_head(&c->wbuf), c->wbuf.len, MSG_NOSIGNAL);
 
 		if (n > 0) {
 			bytebuf_consume(&c->wbuf, (size_t)n);

@@ -16,8 +16,7 @@
  * c->wbuf with EPOLLOUT watched.  Returns 1 when everything went out, 0
  * when some is buffered, -1 on a socket error (the caller closes).
  */
-int io_send(struct pgs_conn *c, const void *data, size_t len)
-	__attribute__((warn_unused_result));
+int io_send(struct pgs_conn *c, const void *data, size_t len) __attribute__((warn_unused_result));
 
 /* Send what c->wbuf holds: 1 when empty now, 0 when not yet, -1 on error. */
 int io_flush(struct pgs_conn *c) __attribute__((warn_unused_result));

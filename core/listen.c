@@ -33,19 +33,22 @@ static struct listener *listener_new(int fd, bool is_unix)
 	return l;
 }
 
-static int open_one(const struct addrinfo *ai, int port, struct listener **out,
-                    char *err, size_t errlen)
+static int open_one(const struct addrinfo *ai, int port, struct listener **out, char *err,
+                    size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	int one = 1, fd;
 
 	if (ai->ai_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, host, sizeof host);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, host,
+		          sizeof host);
 	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, host, sizeof host);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, host,
+		          sizeof host);
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "could not create socket for %s:%d: %s", host, port, strerror(errno));
+		snprintf(err, errlen, "could not create socket for %s:%d: %s", host, port,
+		         strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -57,7 +60,8 @@ static int open_one(const struct addrinfo *ai, int port, struct listener **out,
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		snprintf(err, errlen, "could not listen on %s port %d: %s", host, port, strerror(errno));
+		snprintf(err, errlen, "could not listen on %s port %d: %s", host, port,
+		         strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -67,9 +71,9 @@ static int open_one(const struct addrinfo *ai, int port, struct listener **out,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf((*out)->desc, sizeof (*out)->desc, "%s%s%s:%d",
-	         ai->ai_family == AF_INET6 ? "[" : "", host,
-	         ai->ai_family == AF_INET6 ? "]" : "", port);
+	snprintf((*out)->desc, sizeof(*out)->desc, "%s%s%s:%d",
+	         ai->ai_family == AF_INET6 ? "[" : "", host, ai->ai_family == AF_INET6 ? "]" : "",
+	         port);
 	return 0;
 }
 
@@ -88,8 +92,10 @@ static int probe_free(const struct addrinfo *ai, int port, char *err, size_t err
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno == EADDRINUSE) {
-		snprintf(err, errlen, "could not listen on port %d: Address already in use "
-		         "(another server listens there)", port);
+		snprintf(err, errlen,
+		         "could not listen on port %d: Address already in use "
+		         "(another server listens there)",
+		         port);
 		close(fd);
 		return -1;
 	}
@@ -97,8 +103,8 @@ static int probe_free(const struct addrinfo *ai, int port, char *err, size_t err
 	return 0;
 }
 
-int listener_open_tcp(const char *host, int port, bool first, struct listener ***ls,
-                      int *n, char *err, size_t errlen)
+int listener_open_tcp(const char *host, int port, bool first, struct listener ***ls, int *n,
+                      char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[16];
@@ -111,7 +117,8 @@ int listener_open_tcp(const char *host, int port, bool first, struct listener **
 	snprintf(portstr, sizeof portstr, "%d", port);
 	rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, portstr, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, errlen, "could not resolve listen address \"%s\": %s", host, gai_strerror(rc));
+		snprintf(err, errlen, "could not resolve listen address \"%s\": %s", host,
+		         gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -141,8 +148,8 @@ int listener_open_tcp(const char *host, int port, bool first, struct listener **
 	return 0;
 }
 
-int listener_open_unix(const char *dir, int port, int mode,
-                       struct listener **out, char *err, size_t errlen)
+int listener_open_unix(const char *dir, int port, int mode, struct listener **out, char *err,
+                       size_t errlen)
 {
 	struct sockaddr_un sun;
 	int fd;
@@ -164,7 +171,8 @@ int listener_open_unix(const char *dir, int port, int mode,
 		int probe;
 
 		if (errno != EADDRINUSE) {
-			snprintf(err, errlen, "could not bind Unix socket \"%s\": %s", sun.sun_path, strerror(errno));
+			snprintf(err, errlen, "could not bind Unix socket \"%s\": %s", sun.sun_path,
+			         strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -172,21 +180,24 @@ int listener_open_unix(const char *dir, int port, int mode,
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0) {
 			close(probe);
 			close(fd);
-			snprintf(err, errlen, "Unix socket \"%s\" is in use by another server", sun.sun_path);
+			snprintf(err, errlen, "Unix socket \"%s\" is in use by another server",
+			         sun.sun_path);
 			return -1;
 		}
 		if (probe >= 0)
 			close(probe);
 		unlink(sun.sun_path);
 		if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-			snprintf(err, errlen, "could not bind Unix socket \"%s\": %s", sun.sun_path, strerror(errno));
+			snprintf(err, errlen, "could not bind Unix socket \"%s\": %s", sun.sun_path,
+			         strerror(errno));
 			close(fd);
 			return -1;
 		}
 	}
 	chmod(sun.sun_path, (mode_t)mode);
 	if (listen(fd, 1024) < 0) {
-		snprintf(err, errlen, "could not listen on \"%s\": %s", sun.sun_path, strerror(errno));
+		snprintf(err, errlen, "could not listen on \"%s\": %s", sun.sun_path,
+		         strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -197,8 +208,8 @@ int listener_open_unix(const char *dir, int port, int mode,
 		return -1;
 	}
 	(*out)->shared = true;
-	snprintf((*out)->desc, sizeof (*out)->desc, "%s", sun.sun_path);
-	snprintf((*out)->path, sizeof (*out)->path, "%s", sun.sun_path);
+	snprintf((*out)->desc, sizeof(*out)->desc, "%s", sun.sun_path);
+	snprintf((*out)->path, sizeof(*out)->path, "%s", sun.sun_path);
 	return 0;
 }
 

@@ -42,16 +42,19 @@ int log_level_parse(const char *s)
 static const char *level_name(enum pgs_log level)
 {
 	switch (level) {
-	case PGS_LOG_DEBUG: return "DEBUG";
-	case PGS_LOG_INFO: return "LOG";
-	case PGS_LOG_WARN: return "WARNING";
-	case PGS_LOG_ERROR: return "ERROR";
+	case PGS_LOG_DEBUG:
+		return "DEBUG";
+	case PGS_LOG_INFO:
+		return "LOG";
+	case PGS_LOG_WARN:
+		return "WARNING";
+	case PGS_LOG_ERROR:
+		return "ERROR";
 	}
 	return "LOG";
 }
 
-void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt,
-              va_list ap)
+void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[2048];
 	struct timeval tv;
@@ -66,8 +69,8 @@ void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt,
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof line, "%Y-%m-%d %H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof line - n, ".%03d UTC [%d] %s: %s",
-	             (int)(tv.tv_usec / 1000), atomic_load_explicit(&log_pid, memory_order_relaxed), level_name(level),
+	r = snprintf(line + n, sizeof line - n, ".%03d UTC [%d] %s: %s", (int)(tv.tv_usec / 1000),
+	             atomic_load_explicit(&log_pid, memory_order_relaxed), level_name(level),
 	             prefix ? prefix : "");
 	if (r > 0)
 		n = n + (size_t)r < sizeof line ? n + (size_t)r : sizeof line - 1;

@@ -18,10 +18,9 @@ int log_level_parse(const char *s);
 
 /* Log one line; `prefix` (may be NULL) is put before the message, e.g. a
  * connection's "C-12 user@db 127.0.0.1:5555: ". */
-void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt,
-              va_list ap) __attribute__((format(printf, 3, 0)));
-void log_msg(enum pgs_log level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_vmsg(enum pgs_log level, const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+void log_msg(enum pgs_log level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(PGS_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(PGS_LOG_INFO, __VA_ARGS__)

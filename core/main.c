@@ -28,12 +28,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: pgsluice -c FILE            run in the foreground\n"
-	        "       pgsluice --check-config -c FILE\n"
-	        "       pgsluice --version\n"
-	        "\n"
-	        "FILE is read first, then every conf.d/*.conf beside it, in name order.\n");
+	fprintf(f, "Usage: pgsluice -c FILE            run in the foreground\n"
+	           "       pgsluice --check-config -c FILE\n"
+	           "       pgsluice --version\n"
+	           "\n"
+	           "FILE is read first, then every conf.d/*.conf beside it, in name order.\n");
 }
 
 /* Print each line of an error buffer. */
@@ -66,15 +65,15 @@ static int check_config(const char *path)
 }
 
 /* Open the listeners of every worker; 0 or -1 with err. */
-static int open_listeners(const struct pgs_config *cfg, struct listener **unix_out,
-                          char *err, size_t errlen)
+static int open_listeners(const struct pgs_config *cfg, struct listener **unix_out, char *err,
+                          size_t errlen)
 {
 	for (int i = 0; i < rt->nworkers; i++) {
 		struct worker *w = rt->workers[i];
 
 		for (size_t j = 0; j < cfg->nlisten; j++)
-			if (listener_open_tcp(cfg->listen[j].host, cfg->listen[j].port, i == 0, &w->listeners,
-			                      &w->nlisteners, err, errlen) < 0)
+			if (listener_open_tcp(cfg->listen[j].host, cfg->listen[j].port, i == 0,
+			                      &w->listeners, &w->nlisteners, err, errlen) < 0)
 				return -1;
 		for (int k = 0; k < w->nlisteners; k++)
 			if (worker_watch_listener(w, w->listeners[k]) < 0) {
@@ -90,7 +89,8 @@ static int open_listeners(const struct pgs_config *cfg, struct listener **unix_o
 			return -1;
 		for (int i = 0; i < rt->nworkers; i++) {
 			struct worker *w = rt->workers[i];
-			struct listener **nl = realloc(w->listeners, sizeof *nl * (size_t)(w->nlisteners + 1));
+			struct listener **nl = realloc(w->listeners,
+			                               sizeof *nl * (size_t)(w->nlisteners + 1));
 
 			if (nl == NULL || worker_watch_listener(w, *unix_out) < 0) {
 				if (nl)
@@ -213,7 +213,7 @@ static int run(const char *path)
 	         unix_listener ? unix_listener->desc : "", path);
 
 	for (;;) {
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000000L };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
 		int sig = sigtimedwait(&sigs, NULL, &ts);
 
 		if (sig == SIGHUP) {
@@ -225,7 +225,8 @@ static int run(const char *path)
 		} else if (sig == SIGTERM && !atomic_load(&rt->draining)) {
 			struct gen *cur = runtime_gen_get();
 
-			log_info("received SIGTERM: no new connections; waiting for clients to finish");
+			log_info("received SIGTERM: no new connections; waiting for clients to "
+			         "finish");
 			drain_deadline = now_ms() + cur->cfg->shutdown_timeout;
 			gen_unref(cur);
 			atomic_store(&rt->draining, true);
@@ -240,7 +241,8 @@ static int run(const char *path)
 				break;
 			}
 			if (drain_deadline > 0 && now_ms() > drain_deadline) {
-				log_warn("shutdown_timeout reached with %d clients left: closing them",
+				log_warn("shutdown_timeout reached with %d clients left: closing "
+				         "them",
 				         atomic_load(&rt->nclients));
 				break;
 			}
@@ -266,11 +268,11 @@ static int run(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 'C'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool check = false;

@@ -14,8 +14,7 @@
 #include "modload.h"
 
 /* The member `key` of the instance's group, or NULL. */
-static const config_setting_t *modcfg_member(const pgs_cfg *cfg,
-                                             const char *key)
+static const config_setting_t *modcfg_member(const pgs_cfg *cfg, const char *key)
 {
 	if (cfg == NULL || cfg->group == NULL || key == NULL)
 		return NULL;

@@ -87,49 +87,54 @@ static bool modload_has_extension(const char *path)
  * host's ABI: magic, abi_major, abi_minor, size, name, then build_id.
  * Returns 0, or -1 with err naming `file` and the first failing field.
  */
-int modload_check_descriptor(const pgs_module *desc, const char *file,
-                             char *err, size_t errlen)
+int modload_check_descriptor(const pgs_module *desc, const char *file, char *err, size_t errlen)
 {
 	if (desc == NULL) {
-		modload_err(err, errlen, "module %s: entry function '%s' "
-		            "returned NULL", file, PGS_ENTRY_SYMBOL);
+		modload_err(err, errlen,
+		            "module %s: entry function '%s' "
+		            "returned NULL",
+		            file, PGS_ENTRY_SYMBOL);
 		return -1;
 	}
 	/* magic, abi_major, abi_minor and size are the first 12 bytes of
 	 * every descriptor ever published: reading them is always safe. */
 	if (desc->magic != PGS_MODULE_MAGIC) {
-		modload_err(err, errlen, "module %s: field 'magic' is 0x%08x, "
-		            "expected 0x%08x", file, (unsigned)desc->magic,
-		            (unsigned)PGS_MODULE_MAGIC);
+		modload_err(err, errlen,
+		            "module %s: field 'magic' is 0x%08x, "
+		            "expected 0x%08x",
+		            file, (unsigned)desc->magic, (unsigned)PGS_MODULE_MAGIC);
 		return -1;
 	}
 	if (desc->abi_major != PGS_ABI_MAJOR) {
-		modload_err(err, errlen, "module %s: field 'abi_major' is %u, "
-		            "expected %u", file, (unsigned)desc->abi_major,
-		            (unsigned)PGS_ABI_MAJOR);
+		modload_err(err, errlen,
+		            "module %s: field 'abi_major' is %u, "
+		            "expected %u",
+		            file, (unsigned)desc->abi_major, (unsigned)PGS_ABI_MAJOR);
 		return -1;
 	}
 	if (desc->abi_minor > PGS_ABI_MINOR) {
-		modload_err(err, errlen, "module %s: field 'abi_minor' is %u, "
-		            "newer than the host's %u", file,
-		            (unsigned)desc->abi_minor, (unsigned)PGS_ABI_MINOR);
+		modload_err(err, errlen,
+		            "module %s: field 'abi_minor' is %u, "
+		            "newer than the host's %u",
+		            file, (unsigned)desc->abi_minor, (unsigned)PGS_ABI_MINOR);
 		return -1;
 	}
 	if (desc->size < PGS_MODULE_V1_0_SIZE) {
-		modload_err(err, errlen, "module %s: field 'size' is %u, need "
-		            "at least %zu", file, (unsigned)desc->size,
-		            (size_t)PGS_MODULE_V1_0_SIZE);
+		modload_err(err, errlen,
+		            "module %s: field 'size' is %u, need "
+		            "at least %zu",
+		            file, (unsigned)desc->size, (size_t)PGS_MODULE_V1_0_SIZE);
 		return -1;
 	}
 	if (desc->name == NULL) {
 		modload_err(err, errlen, "module %s: field 'name' is NULL", file);
 		return -1;
 	}
-	if (desc->build_id != NULL &&
-	    strcmp(desc->build_id, MODLOAD_HOST_BUILD_ID) != 0) {
-		modload_err(err, errlen, "module %s: field 'build_id' is \"%s\", "
-		            "this host is \"%s\"", file, desc->build_id,
-		            MODLOAD_HOST_BUILD_ID);
+	if (desc->build_id != NULL && strcmp(desc->build_id, MODLOAD_HOST_BUILD_ID) != 0) {
+		modload_err(err, errlen,
+		            "module %s: field 'build_id' is \"%s\", "
+		            "this host is \"%s\"",
+		            file, desc->build_id, MODLOAD_HOST_BUILD_ID);
 		return -1;
 	}
 	return 0;
@@ -163,8 +168,8 @@ static char *modload_opened_name(lt_dlhandle h, const char *fallback)
  * inst->file on success and returns 0; returns -1 with err set otherwise,
  * leaving nothing open.
  */
-int modload_open(const char *path, const char *module_path,
-                 struct mod_instance *inst, char *err, size_t errlen)
+int modload_open(const char *path, const char *module_path, struct mod_instance *inst, char *err,
+                 size_t errlen)
 {
 	char resolved[4096];
 	lt_dlhandle h;
@@ -180,14 +185,12 @@ int modload_open(const char *path, const char *module_path,
 	if (path[0] == '/') {
 		n = snprintf(resolved, sizeof resolved, "%s", path);
 	} else {
-		const char *dir = module_path && *module_path ? module_path
-		                                              : PGS_MODULE_DIR;
+		const char *dir = module_path && *module_path ? module_path : PGS_MODULE_DIR;
 		size_t dl = strlen(dir);
 
 		while (dl > 1 && dir[dl - 1] == '/')
 			dl--;
-		n = snprintf(resolved, sizeof resolved, "%.*s/%s", (int)dl,
-		             dir, path);
+		n = snprintf(resolved, sizeof resolved, "%.*s/%s", (int)dl, dir, path);
 	}
 	if (n < 0 || (size_t)n >= sizeof resolved) {
 		modload_err(err, errlen, "module %s: path too long", path);
@@ -224,8 +227,10 @@ int modload_open(const char *path, const char *module_path,
 		void *sym = lt_dlsym(h, PGS_ENTRY_SYMBOL);
 
 		if (sym == NULL) {
-			modload_err(err, errlen, "module %s: missing entry "
-			            "symbol '%s'", file, PGS_ENTRY_SYMBOL);
+			modload_err(err, errlen,
+			            "module %s: missing entry "
+			            "symbol '%s'",
+			            file, PGS_ENTRY_SYMBOL);
 			lt_dlclose(h);
 			pthread_mutex_unlock(&modload_lock);
 			free(file);
@@ -248,8 +253,7 @@ int modload_open(const char *path, const char *module_path,
 }
 
 /* Undo one instance: fini() when it was initialised, then close it. */
-static void modload_instance_release(struct mod_instance *inst,
-                                     bool initialised)
+static void modload_instance_release(struct mod_instance *inst, bool initialised)
 {
 	if (initialised && inst->desc != NULL && inst->desc->fini != NULL)
 		inst->desc->fini(inst->state);
@@ -272,10 +276,8 @@ static void modload_set_destroy(struct mod_set *set)
 }
 
 /* Open and init one configured instance into inst (zeroed on entry). */
-static int modload_instance_create(const struct pgs_config *cfg,
-                                   const struct cfg_module *m,
-                                   const pgs_host *host,
-                                   struct mod_instance *inst, char *err,
+static int modload_instance_create(const struct pgs_config *cfg, const struct cfg_module *m,
+                                   const pgs_host *host, struct mod_instance *inst, char *err,
                                    size_t errlen)
 {
 	const char *where = m->where ? m->where : "(config)";
@@ -285,24 +287,26 @@ static int modload_instance_create(const struct pgs_config *cfg,
 	inst->name = strdup(m->name);
 	inst->cfg = calloc(1, sizeof *inst->cfg);
 	if (inst->name == NULL || inst->cfg == NULL) {
-		modload_err(err, errlen, "%s: module instance \"%s\": out of "
-		            "memory", where, m->name);
+		modload_err(err, errlen,
+		            "%s: module instance \"%s\": out of "
+		            "memory",
+		            where, m->name);
 		modload_instance_release(inst, false);
 		return -1;
 	}
 	inst->cfg->group = m->group;
 	if (modload_open(m->path, cfg->module_path, inst, why, sizeof why) < 0) {
-		modload_err(err, errlen, "%s: module instance \"%s\": %s", where,
-		            m->name, why);
+		modload_err(err, errlen, "%s: module instance \"%s\": %s", where, m->name, why);
 		modload_instance_release(inst, false);
 		return -1;
 	}
 	if (inst->desc->init != NULL) {
 		r = inst->desc->init(host, inst->cfg, &inst->state);
 		if (r < 0) {
-			modload_err(err, errlen, "%s: module instance \"%s\" "
-			            "(module %s): init failed: %s", where, m->name,
-			            inst->file, strerror(-r));
+			modload_err(err, errlen,
+			            "%s: module instance \"%s\" "
+			            "(module %s): init failed: %s",
+			            where, m->name, inst->file, strerror(-r));
 			modload_instance_release(inst, false);
 			return -1;
 		}
@@ -316,8 +320,7 @@ static int modload_instance_create(const struct pgs_config *cfg,
  * naming the instance's file:line, its module file and the reason; on
  * failure every instance already initialised is finished and closed.
  */
-struct mod_set *modload_set_create(const struct pgs_config *cfg,
-                                   const pgs_host *host, char *err,
+struct mod_set *modload_set_create(const struct pgs_config *cfg, const pgs_host *host, char *err,
                                    size_t errlen)
 {
 	struct mod_set *set;
@@ -339,19 +342,21 @@ struct mod_set *modload_set_create(const struct pgs_config *cfg,
 		const struct cfg_module *m = &cfg->modules[i];
 
 		if (m->name == NULL || m->path == NULL) {
-			modload_err(err, errlen, "%s: module instance without "
-			            "%s", m->where ? m->where : "(config)",
+			modload_err(err, errlen,
+			            "%s: module instance without "
+			            "%s",
+			            m->where ? m->where : "(config)",
 			            m->name == NULL ? "a name" : "a path");
 			goto fail;
 		}
 		if (modload_find(set, m->name) != NULL) {
-			modload_err(err, errlen, "%s: module instance \"%s\" "
+			modload_err(err, errlen,
+			            "%s: module instance \"%s\" "
 			            "is defined twice",
 			            m->where ? m->where : "(config)", m->name);
 			goto fail;
 		}
-		if (modload_instance_create(cfg, m, host, &set->mods[i], err,
-		                            errlen) < 0)
+		if (modload_instance_create(cfg, m, host, &set->mods[i], err, errlen) < 0)
 			goto fail;
 		set->nmods++;
 	}
@@ -383,8 +388,7 @@ void modload_set_unref(struct mod_set *set)
 }
 
 /** modload_find() - the instance called `name`, NULL if none. */
-struct mod_instance *modload_find(const struct mod_set *set,
-                                  const char *name)
+struct mod_instance *modload_find(const struct mod_set *set, const char *name)
 {
 	if (set == NULL || name == NULL)
 		return NULL;

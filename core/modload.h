@@ -35,12 +35,12 @@ const char *modcfg_where(const pgs_cfg *cfg, const char *key);
 
 /* One loaded, initialised module instance. */
 struct mod_instance {
-	char *name;              /* instance name from the config */
-	char *file;              /* the resolved file that was opened */
-	void *handle;            /* lt_dlhandle */
-	const pgs_module *desc;  /* the module's descriptor */
-	void *state;             /* what init() returned */
-	struct pgs_cfg *cfg;     /* the instance's config handle */
+	char *name;             /* instance name from the config */
+	char *file;             /* the resolved file that was opened */
+	void *handle;           /* lt_dlhandle */
+	const pgs_module *desc; /* the module's descriptor */
+	void *state;            /* what init() returned */
+	struct pgs_cfg *cfg;    /* the instance's config handle */
 };
 
 struct mod_set {
@@ -56,9 +56,8 @@ struct mod_set {
  * with a message naming the file and the first failing field in err, e.g.
  *   module /x/bad.so: field 'magic' is 0xdeadbeef, expected 0x70674d31
  */
-int modload_check_descriptor(const pgs_module *desc, const char *file,
-                             char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int modload_check_descriptor(const pgs_module *desc, const char *file, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
 
 /*
  * Open one module file (resolved against module_path when relative; ".so"
@@ -67,9 +66,8 @@ int modload_check_descriptor(const pgs_module *desc, const char *file,
  * names the file and the failing step (file not found, missing entry symbol
  * `pgs_module_entry_v1`, or a descriptor field).
  */
-int modload_open(const char *path, const char *module_path,
-                 struct mod_instance *inst, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int modload_open(const char *path, const char *module_path, struct mod_instance *inst, char *err,
+                 size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Load and init every module of cfg (cfg->modules), in config order.
@@ -77,17 +75,14 @@ int modload_open(const char *path, const char *module_path,
  * NULL is returned and err says why (file:line of the module's config,
  * module file, reason).
  */
-struct mod_set *modload_set_create(const struct pgs_config *cfg,
-                                   const pgs_host *host, char *err,
-                                   size_t errlen)
-	__attribute__((warn_unused_result));
+struct mod_set *modload_set_create(const struct pgs_config *cfg, const pgs_host *host, char *err,
+                                   size_t errlen) __attribute__((warn_unused_result));
 
 /* Take / drop a reference; the last drop calls fini() and closes handles. */
 void modload_set_ref(struct mod_set *set);
 void modload_set_unref(struct mod_set *set);
 
 /* Find an instance by name, NULL if none. */
-struct mod_instance *modload_find(const struct mod_set *set,
-                                  const char *name);
+struct mod_instance *modload_find(const struct mod_set *set, const char *name);
 
 #endif /* PGS_MODLOAD_H */

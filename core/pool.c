@@ -20,8 +20,8 @@
 #include "server.h"
 #include "worker.h"
 
-static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc,
-                             const char *database, const char *user)
+static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const char *database,
+                             const char *user)
 {
 	struct pool *p = calloc(1, sizeof *p);
 	int nw = rt->nworkers;
@@ -290,7 +290,8 @@ void pool_release(struct pool *p, struct worker *w, struct server *sv)
 		p->nconnecting[w->index]--;
 	if (sv->close_when_done || expired(p, sv, w->now)) {
 		pthread_mutex_unlock(&p->lock);
-		server_close(sv, sv->close_when_done ? "reset failed" : "server_lifetime reached or config changed");
+		server_close(sv, sv->close_when_done ? "reset failed"
+		                                     : "server_lifetime reached or config changed");
 		return;
 	}
 	if (!list_empty(&p->waiters[w->index])) {
@@ -342,8 +343,7 @@ void pool_server_gone(struct pool *p, struct worker *w, struct server *sv)
 		post_kick(p, kick);
 }
 
-void pool_connect_failed(struct pool *p, struct worker *w, struct server *sv,
-                         const char *message)
+void pool_connect_failed(struct pool *p, struct worker *w, struct server *sv, const char *message)
 {
 	struct client *cl = NULL;
 
@@ -385,7 +385,8 @@ void pool_handover_idle(struct pool *p, struct worker *w)
 		} else if (!list_empty(&p->waiters[me])) {
 			int nwait = 0;
 
-			for (struct list *n = p->waiters[me].next; n != &p->waiters[me]; n = n->next)
+			for (struct list *n = p->waiters[me].next; n != &p->waiters[me];
+			     n = n->next)
 				nwait++;
 			if (p->nconnecting[me] < nwait)
 				connect = reserve_slot(p, me);
@@ -463,7 +464,8 @@ void pool_sweep_worker(struct worker *w)
 			for (struct list *m = p->idle[me].next; m != &p->idle[me]; m = m->next) {
 				struct server *sv = container_of(m, struct server, pool_link);
 				bool idle_too_long = cfg->server_idle_timeout > 0 &&
-				                     w->now - sv->last_used > cfg->server_idle_timeout &&
+				                     w->now - sv->last_used >
+				                             cfg->server_idle_timeout &&
 				                     p->nservers > p->pcfg->min_size &&
 				                     p->initial_target == 0;
 
@@ -479,8 +481,9 @@ void pool_sweep_worker(struct worker *w)
 			if (p->nservers >= p->initial_target)
 				p->initial_target = 0;
 			if (victim == NULL && me == 0) {
-				int target = p->pcfg->min_size > p->initial_target ? p->pcfg->min_size
-				                                                   : p->initial_target;
+				int target = p->pcfg->min_size > p->initial_target
+				                     ? p->pcfg->min_size
+				                     : p->initial_target;
 
 				while (p->nservers < target && reserve_slot(p, me))
 					connects++;

@@ -20,21 +20,21 @@
 
 struct pool {
 	pthread_mutex_t lock;
-	char *database, *user;      /* the key */
-	struct gen *gen;            /* settings come from this generation */
+	char *database, *user; /* the key */
+	struct gen *gen;       /* settings come from this generation */
 	const struct cfg_pool *pcfg;
 	const struct cfg_server *scfg;
-	int nservers;               /* connecting + login + linked + idle */
-	int initial_target;         /* initial_size still to open (exact pools at start) */
-	int *nconnecting;           /* [nworkers] connects in flight */
-	int nwaiting;               /* over all workers */
+	int nservers;       /* connecting + login + linked + idle */
+	int initial_target; /* initial_size still to open (exact pools at start) */
+	int *nconnecting;   /* [nworkers] connects in flight */
+	int nwaiting;       /* over all workers */
 	int nworkers;
-	struct list *idle;          /* [nworkers] */
-	int *nidle;                 /* [nworkers] */
-	struct list *waiters;       /* [nworkers] clients */
-	struct param_set welcome;   /* ParameterStatus values for new logins */
+	struct list *idle;        /* [nworkers] */
+	int *nidle;               /* [nworkers] */
+	struct list *waiters;     /* [nworkers] clients */
+	struct param_set welcome; /* ParameterStatus values for new logins */
 	bool have_welcome;
-	bool retired;               /* its config disappeared on reload */
+	bool retired; /* its config disappeared on reload */
 	struct list reg_link;
 };
 
@@ -74,8 +74,7 @@ void pool_server_gone(struct pool *p, struct worker *w, struct server *sv);
 
 /* A connection attempt (sv, NULL if it never started) failed: the first
  * waiter of w gets `message`. */
-void pool_connect_failed(struct pool *p, struct worker *w, struct server *sv,
-                         const char *message);
+void pool_connect_failed(struct pool *p, struct worker *w, struct server *sv, const char *message);
 
 /* Worker sweep: close idle servers past server_idle_timeout/server_lifetime,
  * open servers up to min_size, time out waiters. */

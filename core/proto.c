@@ -26,8 +26,7 @@ int proto_msg(struct bytebuf *b, char type, const void *data, size_t len)
 }
 
 /* Append one NUL-terminated field (code + text) to a flat buffer. */
-static size_t put_field(uint8_t *out, size_t off, size_t cap, char code,
-                        const char *text)
+static size_t put_field(uint8_t *out, size_t off, size_t cap, char code, const char *text)
 {
 	size_t n = strlen(text);
 
@@ -42,8 +41,8 @@ static size_t put_field(uint8_t *out, size_t off, size_t cap, char code,
 	return off;
 }
 
-int proto_error(struct bytebuf *b, const char *severity, const char *sqlstate,
-                const char *detail, const char *fmt, ...)
+int proto_error(struct bytebuf *b, const char *severity, const char *sqlstate, const char *detail,
+                const char *fmt, ...)
 {
 	char msg[1024];
 	uint8_t body[2048];
@@ -86,8 +85,8 @@ int proto_param_status(struct bytebuf *b, const char *name, const char *value)
 
 	hdr[0] = 'S';
 	put_u32(hdr + 1, (uint32_t)(4 + nl + vl));
-	if (bytebuf_append(b, hdr, sizeof hdr) < 0 ||
-	    bytebuf_append(b, name, nl) < 0 || bytebuf_append(b, value, vl) < 0)
+	if (bytebuf_append(b, hdr, sizeof hdr) < 0 || bytebuf_append(b, name, nl) < 0 ||
+	    bytebuf_append(b, value, vl) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -147,15 +146,17 @@ static void copy_field(char *dst, size_t dstlen, const uint8_t *s, size_t n)
 	dst[n] = 0;
 }
 
-void proto_error_fields(const uint8_t *data, size_t len, char *sev,
-                        size_t sevlen, char *code, size_t codelen, char *msg,
-                        size_t msglen)
+void proto_error_fields(const uint8_t *data, size_t len, char *sev, size_t sevlen, char *code,
+                        size_t codelen, char *msg, size_t msglen)
 {
 	size_t i = 0;
 
-	if (sevlen) sev[0] = 0;
-	if (codelen) code[0] = 0;
-	if (msglen) msg[0] = 0;
+	if (sevlen)
+		sev[0] = 0;
+	if (codelen)
+		code[0] = 0;
+	if (msglen)
+		msg[0] = 0;
 	while (i < len && data[i] != 0) {
 		char type = (char)data[i++];
 		const uint8_t *start = data + i;

@@ -46,7 +46,8 @@ static void resolve_server(const struct cfg_server *s, struct server_addr *a)
 	snprintf(port, sizeof port, "%d", s->port);
 	rc = getaddrinfo(s->host, port, &hints, &res);
 	if (rc != 0 || res == NULL) {
-		log_warn("server \"%s\": could not resolve \"%s\": %s", s->name, s->host, gai_strerror(rc));
+		log_warn("server \"%s\": could not resolve \"%s\": %s", s->name, s->host,
+		         gai_strerror(rc));
 		snprintf(a->desc, sizeof a->desc, "%s:%d", s->host, s->port);
 		return;
 	}

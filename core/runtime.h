@@ -45,17 +45,17 @@ struct gen {
 
 struct runtime {
 	pthread_mutex_t gen_lock;
-	struct gen *gen;            /* current; take with runtime_gen_get() */
+	struct gen *gen; /* current; take with runtime_gen_get() */
 	struct worker **workers;
 	int nworkers;
-	atomic_int nclients;        /* for max_client_conn */
+	atomic_int nclients; /* for max_client_conn */
 	atomic_uint_fast64_t next_conn_id;
-	atomic_bool draining;       /* SIGTERM: no new clients */
-	atomic_bool stopping;       /* workers must exit */
+	atomic_bool draining; /* SIGTERM: no new clients */
+	atomic_bool stopping; /* workers must exit */
 	const char *config_path;
-	struct workpool *workpool;  /* pgs_host.defer */
+	struct workpool *workpool; /* pgs_host.defer */
 	pthread_mutex_t pools_lock;
-	struct list pools;          /* every pool */
+	struct list pools; /* every pool */
 	pthread_mutex_t cancel_lock;
 	struct list *cancel_buckets; /* cancel key registry */
 	size_t ncancel_buckets;
@@ -68,8 +68,8 @@ extern struct runtime *rt;
  * Build a generation from the config file: load the config, the modules and
  * the chains.  NULL with every error in err when anything fails.
  */
-struct gen *gen_build(const char *config_path, uint64_t number, char *err,
-                      size_t errlen) __attribute__((warn_unused_result));
+struct gen *gen_build(const char *config_path, uint64_t number, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
 
 /* The current generation, with a reference taken. */
 struct gen *runtime_gen_get(void);

@@ -42,7 +42,7 @@
 static void server_drain(struct server *sv);
 
 static void slog(enum pgs_log level, const struct server *sv, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void slog(enum pgs_log level, const struct server *sv, const char *fmt, ...)
 {
@@ -97,7 +97,8 @@ void server_connect(struct pool *p, struct worker *w)
 	if (!addr->ok) {
 		sv->connect_errno = EHOSTUNREACH;
 	} else {
-		sv->c.fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		sv->c.fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		                  0);
 		if (sv->c.fd < 0) {
 			sv->connect_errno = errno;
 		} else if (connect(sv->c.fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 &&
@@ -144,7 +145,8 @@ void server_close(struct server *sv, const char *reason)
 		return;
 	sv->c.dead = true;
 	if (reason)
-		slog(st == SV_LINKED ? PGS_LOG_WARN : PGS_LOG_DEBUG, sv, "closing server connection: %s", reason);
+		slog(st == SV_LINKED ? PGS_LOG_WARN : PGS_LOG_DEBUG, sv,
+		     "closing server connection: %s", reason);
 	if (cl != NULL) {
 		sv->client = NULL;
 		cl->server = NULL;
@@ -233,7 +235,7 @@ int server_attach(struct server *sv, struct worker *w)
 static void server_done_with_client(struct server *sv, bool session_end)
 {
 	const char *reset = sv->pcfg->server_reset_query ? sv->pcfg->server_reset_query
-	                                                  : sv->gen->cfg->server_reset_query;
+	                                                 : sv->gen->cfg->server_reset_query;
 
 	if (session_end && sv->pcfg->mode == POOL_SESSION && reset && reset[0]) {
 		struct bytebuf q = {0};
@@ -287,11 +289,16 @@ static struct mod_instance *find_backend_module(struct server *sv, uint32_t code
 static const char *auth_code_name(uint32_t code)
 {
 	switch (code) {
-	case AUTH_CLEARTEXT: return "cleartext password";
-	case AUTH_MD5: return "MD5";
-	case AUTH_GSS: return "GSSAPI";
-	case AUTH_SASL: return "SASL (SCRAM)";
-	default: return "an unsupported method";
+	case AUTH_CLEARTEXT:
+		return "cleartext password";
+	case AUTH_MD5:
+		return "MD5";
+	case AUTH_GSS:
+		return "GSSAPI";
+	case AUTH_SASL:
+		return "SASL (SCRAM)";
+	default:
+		return "an unsupported method";
 	}
 }
 
@@ -306,12 +313,14 @@ static bool login_auth_request(struct server *sv, uint32_t code, const uint8_t *
 		backend_auth_free(sv);
 		return true;
 	}
-	if (sv->auth_mod == NULL || !(sv->auth_mod->desc->backend->auth_codes & PGS_AUTH_CODE_BIT(code))) {
+	if (sv->auth_mod == NULL ||
+	    !(sv->auth_mod->desc->backend->auth_codes & PGS_AUTH_CODE_BIT(code))) {
 		backend_auth_free(sv);
 		sv->auth_mod = find_backend_module(sv, code);
 		if (sv->auth_mod == NULL) {
 			snprintf(msg, sizeof msg,
-			         "server requested %s authentication (code %u), but no loaded module answers it",
+			         "server requested %s authentication (code %u), but no loaded "
+			         "module answers it",
 			         auth_code_name(code), code);
 			login_failed(sv, msg);
 			return false;
@@ -337,7 +346,8 @@ static bool login_auth_request(struct server *sv, uint32_t code, const uint8_t *
 		}
 	} while (st == PGS_STEP_SEND);
 	if (st == PGS_STEP_FAIL || st == PGS_STEP_IGNORE || st == PGS_STEP_PENDING) {
-		snprintf(msg, sizeof msg, "backend %s login for user \"%s\" failed in module %s: %s",
+		snprintf(msg, sizeof msg,
+		         "backend %s login for user \"%s\" failed in module %s: %s",
 		         auth_code_name(code), sv->login_user, sv->auth_mod->name,
 		         logdetail ? logdetail : "no detail");
 		login_failed(sv, msg);
@@ -369,7 +379,8 @@ static void read_control(struct server *sv)
 		if (sv->state == SV_LOGIN)
 			login_failed(sv, "the server closed the connection during login");
 		else
-			server_close(sv, n == -ENOBUFS ? "message too long" : "the server closed the connection");
+			server_close(sv, n == -ENOBUFS ? "message too long"
+			                               : "the server closed the connection");
 		return;
 	}
 	b = sv->c.rbuf;
@@ -411,14 +422,17 @@ static void read_control(struct server *sv)
 		case 'E': {
 			char sev[16], code[8], msg[256], full[300];
 
-			proto_error_fields(body, len, sev, sizeof sev, code, sizeof code, msg, sizeof msg);
+			proto_error_fields(body, len, sev, sizeof sev, code, sizeof code, msg,
+			                   sizeof msg);
 			if (sv->state == SV_LOGIN) {
 				snprintf(full, sizeof full, "%s", msg);
 				login_failed(sv, full);
 				return;
 			}
-			if (sv->state == SV_RESET && strcmp(sev, "FATAL") != 0 && strcmp(sev, "PANIC") != 0) {
-				slog(PGS_LOG_WARN, sv, "server_reset_query failed: %s %s", code, msg);
+			if (sv->state == SV_RESET && strcmp(sev, "FATAL") != 0 &&
+			    strcmp(sev, "PANIC") != 0) {
+				slog(PGS_LOG_WARN, sv, "server_reset_query failed: %s %s", code,
+				     msg);
 				sv->close_when_done = true;
 				break;
 			}
@@ -435,7 +449,8 @@ static void read_control(struct server *sv)
 			if (sv->state == SV_LOGIN) {
 				backend_auth_free(sv);
 				sv->pending = 0;
-				slog(PGS_LOG_DEBUG, sv, "server login done (backend pid %u)", sv->be_pid);
+				slog(PGS_LOG_DEBUG, sv, "server login done (backend pid %u)",
+				     sv->be_pid);
 				pool_set_welcome(sv->pool, &sv->params);
 				io_release_rbuf(&sv->c);
 				pool_release(sv->pool, sv->c.w, sv);
@@ -450,7 +465,10 @@ static void read_control(struct server *sv)
 			break;
 		case 'N': /* notices while nobody listens */
 		case 'v': /* NegotiateProtocolVersion */
-		case 'C': case 'T': case 'D': case 'I': /* reset query output */
+		case 'C':
+		case 'T':
+		case 'D':
+		case 'I': /* reset query output */
 			break;
 		case 'A': /* NOTIFY for nobody */
 			break;
@@ -564,7 +582,7 @@ static void connected(struct server *sv)
 {
 	int err = sv->connect_errno;
 	socklen_t el = sizeof err;
-	const char *kv[] = { "user", sv->login_user, "database", sv->login_db, NULL };
+	const char *kv[] = {"user", sv->login_user, "database", sv->login_db, NULL};
 	struct bytebuf su = {0};
 
 	if (err == 0 && getsockopt(sv->c.fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
@@ -574,7 +592,8 @@ static void connected(struct server *sv)
 		const struct server_addr *addr = server_addr_of(sv);
 
 		snprintf(msg, sizeof msg, "could not connect to server \"%s\" (%s): %s",
-		         sv->gen->cfg->servers[sv->pcfg->server_index].name, addr->desc, strerror(err));
+		         sv->gen->cfg->servers[sv->pcfg->server_index].name, addr->desc,
+		         strerror(err));
 		login_failed(sv, msg);
 		return;
 	}
@@ -641,6 +660,7 @@ void server_sweep(struct worker *w)
 		next = n->next;
 		if ((sv->state == SV_CONNECTING || sv->state == SV_LOGIN) && limit > 0 &&
 		    w->now - sv->created > limit)
-			login_failed(sv, "server_connect_timeout: the server did not answer in time");
+			login_failed(sv,
+			             "server_connect_timeout: the server did not answer in time");
 	}
 }

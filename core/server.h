@@ -35,12 +35,11 @@ void server_client_gone(struct server *sv);
 
 /* Forward client bytes to the server; -1 when the server is broken. */
 int server_send(struct server *sv, const void *data, size_t len)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Move between workers (idle servers only). */
 void server_detach(struct server *sv);
-int server_attach(struct server *sv, struct worker *w)
-	__attribute__((warn_unused_result));
+int server_attach(struct server *sv, struct worker *w) __attribute__((warn_unused_result));
 
 /* Resume reading after the client's output backlog drained. */
 void server_resume(struct server *sv);

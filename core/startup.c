@@ -16,16 +16,15 @@ int startup_check_length(uint32_t len)
 	return len < 8 || len > PROTO_STARTUP_MAX ? -1 : 0;
 }
 
-static int fail(const char **sqlstate, char *msg, size_t msglen,
-                const char *code, const char *text)
+static int fail(const char **sqlstate, char *msg, size_t msglen, const char *code, const char *text)
 {
 	*sqlstate = code;
 	snprintf(msg, msglen, "%s", text);
 	return -1;
 }
 
-int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
-                  const char **sqlstate, char *msg, size_t msglen)
+int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out, const char **sqlstate,
+                  char *msg, size_t msglen)
 {
 	uint32_t code;
 	size_t off, rawlen;
@@ -33,8 +32,7 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 
 	memset(out, 0, sizeof *out);
 	if (len < 8 || len > PROTO_STARTUP_MAX || get_u32(pkt) != len)
-		return fail(sqlstate, msg, msglen, "08P01",
-		            "invalid length of startup packet");
+		return fail(sqlstate, msg, msglen, "08P01", "invalid length of startup packet");
 	code = get_u32(pkt + 4);
 	switch (code) {
 	case PROTO_SSL_CODE:
@@ -42,8 +40,7 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 		if (len != 8)
 			return fail(sqlstate, msg, msglen, "08P01",
 			            "invalid length of startup packet");
-		out->kind = code == PROTO_SSL_CODE ? STARTUP_SSL_REQUEST
-		                                   : STARTUP_GSSENC_REQUEST;
+		out->kind = code == PROTO_SSL_CODE ? STARTUP_SSL_REQUEST : STARTUP_GSSENC_REQUEST;
 		return 0;
 	case PROTO_CANCEL_CODE:
 		if (len != 16)
@@ -83,16 +80,18 @@ int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
 		p += strlen(p) + 1;
 		if (p >= end) {
 			startup_free(out);
-			return fail(sqlstate, msg, msglen, "08P01",
-			            "invalid startup packet layout: expected terminator as last byte");
+			return fail(
+			        sqlstate, msg, msglen, "08P01",
+			        "invalid startup packet layout: expected terminator as last byte");
 		}
 		value = p;
 		p += strlen(p) + 1;
 		if (p > end) {
 			/* The value's NUL was the last byte: no terminator. */
 			startup_free(out);
-			return fail(sqlstate, msg, msglen, "08P01",
-			            "invalid startup packet layout: expected terminator as last byte");
+			return fail(
+			        sqlstate, msg, msglen, "08P01",
+			        "invalid startup packet layout: expected terminator as last byte");
 		}
 		if (strncmp(name, "_pq_.", 5) == 0) {
 			out->nunknown_pq++;

@@ -19,13 +19,13 @@ enum startup_kind {
 
 struct startup_packet {
 	enum startup_kind kind;
-	uint32_t version;               /* protocol of a StartupMessage */
+	uint32_t version;                /* protocol of a StartupMessage */
 	uint32_t cancel_pid, cancel_key; /* of a CancelRequest */
 	char *raw;                       /* owned copy: name\0value\0...\0 */
 	uint32_t rawlen;
 	uint16_t nparams;
-	size_t nunknown_pq;              /* "_pq_." options (protocol extensions) */
-	const char *user, *database;     /* database defaults to user */
+	size_t nunknown_pq;          /* "_pq_." options (protocol extensions) */
+	const char *user, *database; /* database defaults to user */
 };
 
 /*
@@ -39,9 +39,8 @@ int startup_check_length(uint32_t len);
  * Returns 0, or -1 with *sqlstate and msg set to what PostgreSQL would tell
  * the client (e.g. 08P01 "invalid startup packet layout: ...").
  */
-int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out,
-                  const char **sqlstate, char *msg, size_t msglen)
-	__attribute__((warn_unused_result));
+int startup_parse(const uint8_t *pkt, size_t len, struct startup_packet *out, const char **sqlstate,
+                  char *msg, size_t msglen) __attribute__((warn_unused_result));
 
 /* Value of a startup parameter, NULL if absent. */
 const char *startup_param(const struct startup_packet *sp, const char *name);

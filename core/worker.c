@@ -68,9 +68,12 @@ struct worker *worker_create(int index, char *err, size_t errlen)
 fail_errno:
 	snprintf(err, errlen, "worker %d: epoll_ctl: %s", index, strerror(errno));
 fail:
-	if (w->epfd >= 0) close(w->epfd);
-	if (w->inbox_fd >= 0) close(w->inbox_fd);
-	if (w->timer_fd >= 0) close(w->timer_fd);
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->inbox_fd >= 0)
+		close(w->inbox_fd);
+	if (w->timer_fd >= 0)
+		close(w->timer_fd);
 	free(w);
 	return NULL;
 }
@@ -87,8 +90,8 @@ int worker_watch(struct worker *w, struct pgs_conn *c, uint32_t events)
 	ev.events = events;
 	ev.data.ptr = c;
 	if (epoll_ctl(w->epfd, op, c->fd, &ev) < 0) {
-		log_error("epoll_ctl(%s) fd %d: %s", op == EPOLL_CTL_ADD ? "add" : "mod",
-		          c->fd, strerror(errno));
+		log_error("epoll_ctl(%s) fd %d: %s", op == EPOLL_CTL_ADD ? "add" : "mod", c->fd,
+		          strerror(errno));
 		return -1;
 	}
 	/* A registered fd with no interest keeps a marker bit so that MOD is

@@ -17,11 +17,11 @@
 struct listener;
 
 enum inbox_type {
-	INBOX_SERVER = 1,   /* a server handed over by another worker */
-	INBOX_WANT_SERVER,  /* a pool has waiters elsewhere: give idle servers */
-	INBOX_CANCEL,       /* forward a cancel for one of our clients */
-	INBOX_DEFER_DONE,   /* a deferred auth job finished */
-	INBOX_WAKE,         /* just look at the stop/drain flags */
+	INBOX_SERVER = 1,  /* a server handed over by another worker */
+	INBOX_WANT_SERVER, /* a pool has waiters elsewhere: give idle servers */
+	INBOX_CANCEL,      /* forward a cancel for one of our clients */
+	INBOX_DEFER_DONE,  /* a deferred auth job finished */
+	INBOX_WAKE,        /* just look at the stop/drain flags */
 };
 
 struct inbox_msg {
@@ -45,15 +45,15 @@ struct worker {
 	int timer_fd;
 	struct listener **listeners;
 	int nlisteners;
-	struct list clients;     /* every live client of this worker */
-	struct list servers;     /* every live server of this worker */
-	struct list dead;        /* closed, freed at the end of the loop turn */
-	struct list zombies;     /* closed clients whose deferred job still runs */
+	struct list clients; /* every live client of this worker */
+	struct list servers; /* every live server of this worker */
+	struct list dead;    /* closed, freed at the end of the loop turn */
+	struct list zombies; /* closed clients whose deferred job still runs */
 	struct iobuf *free_bufs;
 	int nfree_bufs;
 	int nclients;
 	bool draining;
-	int64_t now;             /* cached at each loop turn */
+	int64_t now; /* cached at each loop turn */
 };
 
 /* Create worker `index` (epoll, eventfd, timer); listeners are added with
@@ -69,11 +69,10 @@ void worker_wake(struct worker *w);
 
 /* Register / change / remove a connection's epoll interest (owner thread). */
 int worker_watch(struct worker *w, struct pgs_conn *c, uint32_t events)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void worker_unwatch(struct worker *w, struct pgs_conn *c);
 /* Add a listening socket's fd to this worker's epoll. */
-int worker_watch_listener(struct worker *w, struct listener *l)
-	__attribute__((warn_unused_result));
+int worker_watch_listener(struct worker *w, struct listener *l) __attribute__((warn_unused_result));
 
 /* Borrow / return a read buffer. */
 struct iobuf *worker_buf_get(struct worker *w);

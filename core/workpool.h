@@ -20,6 +20,6 @@ void workpool_stop(void);
 /* Run work(arg) on the pool; then post INBOX_DEFER_DONE(conn_id) to w.
  * 0, or -ESHUTDOWN / -ENOMEM. */
 int workpool_submit(struct worker *w, uint64_t conn_id, void (*work)(void *), void *arg)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 #endif /* PGS_WORKPOOL_H */

@@ -6,7 +6,7 @@
 
 DEPS_PACKAGES=(build-essential autoconf automake libtool pkg-config libssl-dev libltdl-dev
   libconfig-dev libkrb5-dev krb5-kdc krb5-admin-server krb5-user check
-  postgresql-15 postgresql-client-15 pgbouncer python3)
+  postgresql-15 postgresql-client-15 pgbouncer python3 clang-format)
 
 # deps_install [EXTRA_PACKAGE ...]
 deps_install() {

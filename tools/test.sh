@@ -15,6 +15,17 @@ t0=$(date +%s)
 . "$ROOT/tools/deps.sh"
 deps_install || { echo "installing the dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
 
+echo "== formatting (.clang-format, STYLE.md rule 13)"
+fmt_bad=$(cd "$ROOT" && git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^tests/abi/' |
+          while read -r f; do clang-format --dry-run --Werror "$f" > /dev/null 2>&1 || echo "$f"; done)
+if [ -n "$fmt_bad" ]; then
+  echo "not formatted with clang-format (run: clang-format -i FILE):"
+  while read -r f; do echo "  $f"; done <<< "$fmt_bad"
+  fmt_rc=1
+else
+  echo "all C files formatted"; fmt_rc=0
+fi
+
 echo "== build (--enable-sanitizers)"
 bash "$ROOT/tools/build.sh" --sanitizers "$BUILD" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -34,6 +45,6 @@ echo "== integration tests (sanitizer build)"
 bash "$ROOT/tests/integration/run.sh" -b "$BUILD" 2>&1 | tee "$BUILD/integration.out"; it_rc=${PIPESTATUS[0]}
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$BUILD/integration.out" | tail -1)
 [ -n "$summary" ] || { summary="0 passed, 1 failed"; it_rc=1; }
-echo "== done in $(( $(date +%s) - t0 )) s: unit tests $([ "$unit_rc" = 0 ] && echo passed || echo FAILED), integration tests $([ "$it_rc" = 0 ] && echo passed || echo FAILED)"
+echo "== done in $(( $(date +%s) - t0 )) s: formatting $([ "$fmt_rc" = 0 ] && echo ok || echo FAILED), unit tests $([ "$unit_rc" = 0 ] && echo passed || echo FAILED), integration tests $([ "$it_rc" = 0 ] && echo passed || echo FAILED)"
 echo "$summary"
-[ "$unit_rc" = 0 ] && [ "$it_rc" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$it_rc" = 0 ] && [ "$fmt_rc" = 0 ]

@@ -34,7 +34,8 @@ static int allow_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 	size_t n;
 
 	if (host->cfg_str(cfg, "users", &users) != 0) {
-		host->log(PGS_LOG_ERROR, NULL, "allowlist (%s): a string setting \"users\" is required",
+		host->log(PGS_LOG_ERROR, NULL,
+		          "allowlist (%s): a string setting \"users\" is required",
 		          host->cfg_where(cfg, NULL));
 		return -EINVAL;
 	}
@@ -72,7 +73,10 @@ static enum pgs_step allow_step(void *mod, pgs_conn *conn, void *state, const ui
 	char needle[130];
 	size_t n;
 
-	(void)state; (void)in; (void)in_len; (void)out;
+	(void)state;
+	(void)in;
+	(void)in_len;
+	(void)out;
 	if (user == NULL || (n = strlen(user)) == 0 || n > 120 || strchr(user, ',')) {
 		*logdetail = "allowlist: unusable user name";
 		return PGS_STEP_FAIL;
@@ -90,16 +94,16 @@ static enum pgs_step allow_step(void *mod, pgs_conn *conn, void *state, const ui
 }
 
 static const pgs_auth_ops allow_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.flags = 0, /* sends nothing to the client */
-	.step = allow_step,
+        .size = sizeof(pgs_auth_ops),
+        .flags = 0, /* sends nothing to the client */
+        .step = allow_step,
 };
 
 static const pgs_module allow_desc = {
-	PGS_MODULE_INIT("allowlist", "1.0.0"),
-	.init = allow_init,
-	.fini = allow_fini,
-	.auth = &allow_auth,
+        PGS_MODULE_INIT("allowlist", "1.0.0"),
+        .init = allow_init,
+        .fini = allow_fini,
+        .auth = &allow_auth,
 };
 
 PGS_MODULE_EXPORT(allow_desc)

@@ -39,12 +39,11 @@ extern "C" {
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
 /* True when a struct whose first member is its size covers `field`. */
-#define PGS_HAS_FIELD(ptr, type, field)                                        \
-	((ptr) != NULL &&                                                      \
-	 (ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+#define PGS_HAS_FIELD(ptr, type, field) \
+	((ptr) != NULL && (ptr)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 typedef struct pgs_conn pgs_conn; /* opaque: a client or a server connection */
-typedef struct pgs_cfg  pgs_cfg;  /* opaque: a module instance's config group */
+typedef struct pgs_cfg pgs_cfg;   /* opaque: a module instance's config group */
 typedef struct pgs_wbuf pgs_wbuf; /* opaque: host-owned output buffer */
 
 /* Which end of the proxy a connection is. */
@@ -56,17 +55,17 @@ enum pgs_side {
 /* A secret handed out by the host (for example by secret_lookup).  The host
  * owns `data`; the module gives it back with secret_release(), which wipes it. */
 typedef struct pgs_secret {
-	uint32_t       size;   /* sizeof(pgs_secret) of whoever filled it */
-	const char    *kind;   /* "plain", "md5", "scram-sha-256" */
-	const uint8_t *data;   /* not NUL-terminated in general */
-	size_t         len;
-	void          *opaque; /* host bookkeeping; do not touch */
+	uint32_t size;       /* sizeof(pgs_secret) of whoever filled it */
+	const char *kind;    /* "plain", "md5", "scram-sha-256" */
+	const uint8_t *data; /* not NUL-terminated in general */
+	size_t len;
+	void *opaque; /* host bookkeeping; do not touch */
 } pgs_secret;
 
 enum pgs_log {
 	PGS_LOG_DEBUG = 0,
-	PGS_LOG_INFO  = 1,
-	PGS_LOG_WARN  = 2,
+	PGS_LOG_INFO = 1,
+	PGS_LOG_WARN = 2,
 	PGS_LOG_ERROR = 3,
 };
 
@@ -85,16 +84,16 @@ typedef struct pgs_host {
 	const char *host_version; /* e.g. "pgsluice 0.1.0" */
 
 	/* Logging; conn may be NULL.  Never log secrets. */
-	void (*log)(enum pgs_log level, const pgs_conn *conn, const char *fmt,
-	            ...) __attribute__((format(printf, 3, 4)));
+	void (*log)(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+	        __attribute__((format(printf, 3, 4)));
 
 	/* Module-lifetime memory. */
 	void *(*alloc)(size_t len);
-	void  (*free)(void *p);
+	void (*free)(void *p);
 	/* Zeroed memory freed (and wiped) when the connection closes. */
 	void *(*conn_alloc)(pgs_conn *conn, size_t len);
 	/* Wipe len bytes then free (for memory from alloc()). */
-	void  (*wipe_free)(void *p, size_t len);
+	void (*wipe_free)(void *p, size_t len);
 
 	/* Typed getters on the module instance's own config group.  Return 0
 	 * and set *out, -ENOENT when the key is absent, -EINVAL on a wrong
@@ -116,8 +115,7 @@ typedef struct pgs_host {
 	 * chain's step config); NULL when absent. */
 	const char *(*step_option)(const pgs_conn *conn, const char *name);
 	/* Peer certificate (DER) when the transport has one; -ENOENT if not. */
-	int (*conn_peer_cert)(const pgs_conn *conn, const uint8_t **der,
-	                      size_t *len);
+	int (*conn_peer_cert)(const pgs_conn *conn, const uint8_t **der, size_t *len);
 	/* tls-server-end-point channel binding data; -ENOENT if not TLS. */
 	int (*conn_cb_hash)(const pgs_conn *conn, uint8_t *out, size_t *len);
 
@@ -125,8 +123,7 @@ typedef struct pgs_host {
 	 * `user` from the credential modules; for a server connection, the
 	 * password the pool logs into PostgreSQL with.  -ENOENT if none.
 	 * Always pair with secret_release(). */
-	int  (*secret_lookup)(pgs_conn *conn, const char *user,
-	                      pgs_secret *out);
+	int (*secret_lookup)(pgs_conn *conn, const char *user, pgs_secret *out);
 	void (*secret_release)(pgs_secret *secret);
 
 	/* Record the authenticated identity (Kerberos principal, certificate
@@ -135,8 +132,7 @@ typedef struct pgs_host {
 
 	/* Output: an AuthenticationRequest ('R' with code and payload) to a
 	 * client, or any message (type byte + payload) to either peer. */
-	int (*wbuf_auth)(pgs_wbuf *out, uint32_t auth_code, const void *data,
-	                 size_t len);
+	int (*wbuf_auth)(pgs_wbuf *out, uint32_t auth_code, const void *data, size_t len);
 	int (*wbuf_msg)(pgs_wbuf *out, char type, const void *data, size_t len);
 
 	/* Run work(arg) on the host's work pool; when it returns, the host
@@ -167,10 +163,9 @@ enum pgs_step {
 typedef struct pgs_auth_ops {
 	uint32_t size;
 	uint32_t flags; /* PGS_AUTH_INTERACTIVE when it sends auth requests */
-	int  (*conn_new)(void *mod, pgs_conn *conn, void **state);
-	enum pgs_step (*step)(void *mod, pgs_conn *conn, void *state,
-	                      const uint8_t *in, size_t in_len, pgs_wbuf *out,
-	                      const char **logdetail);
+	int (*conn_new)(void *mod, pgs_conn *conn, void **state);
+	enum pgs_step (*step)(void *mod, pgs_conn *conn, void *state, const uint8_t *in,
+	                      size_t in_len, pgs_wbuf *out, const char **logdetail);
 	/* Always called once conn_new() succeeded, in every state, including a
 	 * client that vanished mid-exchange. */
 	void (*conn_free)(void *mod, pgs_conn *conn, void *state);
@@ -187,10 +182,9 @@ typedef struct pgs_auth_ops {
 typedef struct pgs_backend_ops {
 	uint32_t size;
 	uint32_t auth_codes;
-	int  (*conn_new)(void *mod, pgs_conn *conn, void **state);
-	enum pgs_step (*step)(void *mod, pgs_conn *conn, void *state,
-	                      uint32_t auth_code, const uint8_t *in,
-	                      size_t in_len, pgs_wbuf *out,
+	int (*conn_new)(void *mod, pgs_conn *conn, void **state);
+	enum pgs_step (*step)(void *mod, pgs_conn *conn, void *state, uint32_t auth_code,
+	                      const uint8_t *in, size_t in_len, pgs_wbuf *out,
 	                      const char **logdetail);
 	void (*conn_free)(void *mod, pgs_conn *conn, void *state);
 	void *reserved[4];
@@ -203,14 +197,13 @@ typedef struct pgs_backend_ops {
  * and returns 0, or -ENOENT when the user is unknown. */
 typedef struct pgs_cred_ops {
 	uint32_t size;
-	int (*lookup)(void *mod, const pgs_conn *conn, const char *user,
-	              pgs_secret *out);
+	int (*lookup)(void *mod, const pgs_conn *conn, const char *user, pgs_secret *out);
 	void *reserved[4];
 } pgs_cred_ops;
 
 /* Access decision (e.g. pg_hba rules). */
 typedef struct pgs_access_result {
-	uint32_t    size;
+	uint32_t size;
 	const char *chain;          /* chain (or module instance) to run */
 	const char *const *options; /* key, value, key, value, ..., NULL */
 	const char *rule;           /* "file:line" for logs; may be NULL */
@@ -236,7 +229,7 @@ enum pgs_event_type {
 };
 
 typedef struct pgs_event {
-	uint32_t    size;
+	uint32_t size;
 	enum pgs_event_type type;
 	const char *detail; /* may be NULL; never a secret */
 } pgs_event;
@@ -250,11 +243,11 @@ typedef struct pgs_audit_ops {
 /* Transport (TLS, GSS encryption).  The host owns the socket; the module
  * drives its library over it without blocking. */
 enum pgs_io {
-	PGS_IO_OK = 0,       /* done (or bytes moved, for read/write) */
-	PGS_IO_WANT_READ,    /* call again when the socket is readable */
-	PGS_IO_WANT_WRITE,   /* call again when the socket is writable */
-	PGS_IO_CLOSED,       /* orderly close by the peer */
-	PGS_IO_ERROR,        /* fatal; *logdetail says why */
+	PGS_IO_OK = 0,     /* done (or bytes moved, for read/write) */
+	PGS_IO_WANT_READ,  /* call again when the socket is readable */
+	PGS_IO_WANT_WRITE, /* call again when the socket is writable */
+	PGS_IO_CLOSED,     /* orderly close by the peer */
+	PGS_IO_ERROR,      /* fatal; *logdetail says why */
 };
 
 typedef struct pgs_transport_ops {
@@ -264,58 +257,51 @@ typedef struct pgs_transport_ops {
 	const char *kind;
 	int (*conn_new)(void *mod, pgs_conn *conn, int fd, void **state);
 	enum pgs_io (*handshake)(void *mod, void *state, const char **logdetail);
-	enum pgs_io (*read)(void *mod, void *state, void *buf, size_t len,
-	                    size_t *done);
-	enum pgs_io (*write)(void *mod, void *state, const void *buf,
-	                     size_t len, size_t *done);
+	enum pgs_io (*read)(void *mod, void *state, void *buf, size_t len, size_t *done);
+	enum pgs_io (*write)(void *mod, void *state, const void *buf, size_t len, size_t *done);
 	enum pgs_io (*shutdown)(void *mod, void *state);
 	void (*conn_free)(void *mod, void *state);
 	/* Facts: "protocol", "cipher", "peer_subject", "gss_principal". */
 	const char *(*fact)(void *mod, void *state, const char *name);
-	int (*peer_cert)(void *mod, void *state, const uint8_t **der,
-	                 size_t *len);
+	int (*peer_cert)(void *mod, void *state, const uint8_t **der, size_t *len);
 	int (*cb_hash)(void *mod, void *state, uint8_t *out, size_t *len);
 	void *reserved[8];
 } pgs_transport_ops;
 
 /* The descriptor returned by the entry function. */
 typedef struct pgs_module {
-	uint32_t    magic;                /* PGS_MODULE_MAGIC */
-	uint16_t    abi_major, abi_minor; /* the header it was built against */
-	uint32_t    size;                 /* sizeof(pgs_module) at build time */
-	const char *name;                 /* e.g. "trust" */
-	const char *version;              /* the module's own version */
-	const char *build_id; /* non-NULL: load only into the same host build */
+	uint32_t magic;                /* PGS_MODULE_MAGIC */
+	uint16_t abi_major, abi_minor; /* the header it was built against */
+	uint32_t size;                 /* sizeof(pgs_module) at build time */
+	const char *name;              /* e.g. "trust" */
+	const char *version;           /* the module's own version */
+	const char *build_id;          /* non-NULL: load only into the same host build */
 	/* init: 0, or a negative errno with a message logged via host->log. */
-	int  (*init)(const pgs_host *host, const pgs_cfg *cfg, void **mod);
-	int  (*reload)(void *mod, const pgs_cfg *cfg); /* optional */
+	int (*init)(const pgs_host *host, const pgs_cfg *cfg, void **mod);
+	int (*reload)(void *mod, const pgs_cfg *cfg); /* optional */
 	void (*fini)(void *mod);
-	const pgs_auth_ops      *auth;    /* NULL when not provided */
-	const pgs_backend_ops   *backend;
-	const pgs_cred_ops      *cred;
-	const pgs_access_ops    *access;
-	const pgs_audit_ops     *audit;
+	const pgs_auth_ops *auth; /* NULL when not provided */
+	const pgs_backend_ops *backend;
+	const pgs_cred_ops *cred;
+	const pgs_access_ops *access;
+	const pgs_audit_ops *audit;
 	const pgs_transport_ops *transport;
 	void *reserved[8];
 } pgs_module;
 
 /* Size of the v1.0 descriptor: the host refuses anything smaller. */
-#define PGS_MODULE_V1_0_SIZE                                                   \
-	(offsetof(pgs_module, reserved) + 8 * sizeof(void *))
+#define PGS_MODULE_V1_0_SIZE (offsetof(pgs_module, reserved) + 8 * sizeof(void *))
 
-#define PGS_MODULE_INIT(namestr, versionstr)                                   \
-	.magic = PGS_MODULE_MAGIC, .abi_major = PGS_ABI_MAJOR,                 \
-	.abi_minor = PGS_ABI_MINOR, .size = sizeof(pgs_module),                \
-	.name = (namestr), .version = (versionstr)
+#define PGS_MODULE_INIT(namestr, versionstr)                                               \
+	.magic = PGS_MODULE_MAGIC, .abi_major = PGS_ABI_MAJOR, .abi_minor = PGS_ABI_MINOR, \
+	.size = sizeof(pgs_module), .name = (namestr), .version = (versionstr)
 
 /* Define the entry symbol for descriptor `desc`. */
-#define PGS_MODULE_EXPORT(desc)                                                \
-	__attribute__((visibility("default"))) const pgs_module                \
-	*pgs_module_entry_v1(void);                                            \
-	__attribute__((visibility("default"))) const pgs_module                \
-	*pgs_module_entry_v1(void)                                             \
-	{                                                                      \
-		return &(desc);                                                \
+#define PGS_MODULE_EXPORT(desc)                                                             \
+	__attribute__((visibility("default"))) const pgs_module *pgs_module_entry_v1(void); \
+	__attribute__((visibility("default"))) const pgs_module *pgs_module_entry_v1(void)  \
+	{                                                                                   \
+		return &(desc);                                                             \
 	}
 
 #ifdef __cplusplus

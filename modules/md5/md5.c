@@ -55,9 +55,8 @@ static void md5_fini(void *mod)
  * the step call; the host frees it with the connection).  Falls back to a
  * fixed text when that memory is not available.
  */
-static const char *detail(const struct md5_module *m, pgs_conn *conn,
-                          const char *fallback, const char *fmt,
-                          const char *arg)
+static const char *detail(const struct md5_module *m, pgs_conn *conn, const char *fallback,
+                          const char *fmt, const char *arg)
 {
 	char *buf = m->host->conn_alloc(conn, MD5_DETAIL_LEN);
 
@@ -82,16 +81,15 @@ static void md5_conn_free(void *mod, pgs_conn *conn, void *state)
 	(void)state;
 }
 
-static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state,
-                              uint32_t auth_code, const uint8_t *in,
-                              size_t in_len, pgs_wbuf *out,
+static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state, uint32_t auth_code,
+                              const uint8_t *in, size_t in_len, pgs_wbuf *out,
                               const char **logdetail)
 {
 	const struct md5_module *m = mod;
 	const pgs_host *host = m->host;
 	char inner[MD5_HASH_HEX_LEN + 1];
 	char answer[MD5_HASH_STORED_LEN + 1];
-	pgs_secret secret = { .size = sizeof secret };
+	pgs_secret secret = {.size = sizeof secret};
 	const char *user;
 	int rc;
 
@@ -112,10 +110,12 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state,
 	}
 	rc = host->secret_lookup(conn, user, &secret);
 	if (rc < 0) {
-		*logdetail = detail(m, conn, "md5: no password configured for "
+		*logdetail = detail(m, conn,
+		                    "md5: no password configured for "
 		                    "backend login",
 		                    "no password configured for backend login "
-		                    "of user \"%s\"", user);
+		                    "of user \"%s\"",
+		                    user);
 		return PGS_STEP_FAIL;
 	}
 
@@ -128,11 +128,13 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state,
 	} else if (secret.kind != NULL && strcmp(secret.kind, "md5") == 0) {
 		if (!md5_hash_is_stored(secret.data, secret.len)) {
 			host->secret_release(&secret);
-			*logdetail = detail(m, conn, "md5: stored md5 secret "
+			*logdetail = detail(m, conn,
+			                    "md5: stored md5 secret "
 			                    "is malformed",
 			                    "stored md5 secret of user \"%s\" "
 			                    "is not \"md5\" followed by 32 "
-			                    "hex digits", user);
+			                    "hex digits",
+			                    user);
 			return PGS_STEP_FAIL;
 		}
 		/* PostgreSQL hashes its stored text, which is lowercase. */
@@ -143,7 +145,8 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state,
 		}
 		rc = 0;
 	} else {
-		*logdetail = detail(m, conn, "md5: stored secret kind cannot "
+		*logdetail = detail(m, conn,
+		                    "md5: stored secret kind cannot "
 		                    "be used for MD5 login",
 		                    "stored secret of kind %s cannot be used "
 		                    "for MD5 login",
@@ -175,18 +178,18 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state,
 }
 
 static const pgs_backend_ops md5_backend = {
-	.size = sizeof(pgs_backend_ops),
-	.auth_codes = PGS_AUTH_CODE_BIT(5),
-	.conn_new = md5_conn_new,
-	.step = md5_step,
-	.conn_free = md5_conn_free,
+        .size = sizeof(pgs_backend_ops),
+        .auth_codes = PGS_AUTH_CODE_BIT(5),
+        .conn_new = md5_conn_new,
+        .step = md5_step,
+        .conn_free = md5_conn_free,
 };
 
 static const pgs_module md5_desc = {
-	PGS_MODULE_INIT("md5", "0.1.0"),
-	.init = md5_init,
-	.fini = md5_fini,
-	.backend = &md5_backend,
+        PGS_MODULE_INIT("md5", "0.1.0"),
+        .init = md5_init,
+        .fini = md5_fini,
+        .backend = &md5_backend,
 };
 
 PGS_MODULE_EXPORT(md5_desc)

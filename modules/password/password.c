@@ -20,8 +20,7 @@ struct password_module {
 	const pgs_host *host;
 };
 
-static int password_init(const pgs_host *host, const pgs_cfg *cfg,
-                         void **mod)
+static int password_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
 	struct password_module *m;
 
@@ -44,9 +43,8 @@ static void password_fini(void *mod)
 
 /* A log detail naming `arg`, in connection memory (it must outlive the
  * step call); the fixed fallback when that memory is not available. */
-static const char *detail(const struct password_module *m, pgs_conn *conn,
-                          const char *fallback, const char *fmt,
-                          const char *arg)
+static const char *detail(const struct password_module *m, pgs_conn *conn, const char *fallback,
+                          const char *fmt, const char *arg)
 {
 	char *buf = m->host->conn_alloc(conn, PASSWORD_DETAIL_LEN);
 
@@ -71,14 +69,13 @@ static void password_conn_free(void *mod, pgs_conn *conn, void *state)
 	(void)state;
 }
 
-static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state,
-                                   uint32_t auth_code, const uint8_t *in,
-                                   size_t in_len, pgs_wbuf *out,
+static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state, uint32_t auth_code,
+                                   const uint8_t *in, size_t in_len, pgs_wbuf *out,
                                    const char **logdetail)
 {
 	const struct password_module *m = mod;
 	const pgs_host *host = m->host;
-	pgs_secret secret = { .size = sizeof secret };
+	pgs_secret secret = {.size = sizeof secret};
 	const char *user, *transport;
 	uint8_t *msg;
 	size_t msg_len;
@@ -102,14 +99,17 @@ static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state,
 	}
 	rc = host->secret_lookup(conn, user, &secret);
 	if (rc < 0) {
-		*logdetail = detail(m, conn, "password: no password configured "
+		*logdetail = detail(m, conn,
+		                    "password: no password configured "
 		                    "for backend login",
 		                    "no password configured for backend login "
-		                    "of user \"%s\"", user);
+		                    "of user \"%s\"",
+		                    user);
 		return PGS_STEP_FAIL;
 	}
 	if (secret.kind == NULL || strcmp(secret.kind, "plain") != 0) {
-		*logdetail = detail(m, conn, "password: stored secret is not "
+		*logdetail = detail(m, conn,
+		                    "password: stored secret is not "
 		                    "a plain password",
 		                    "stored secret of kind %s cannot be used "
 		                    "for cleartext password login",
@@ -119,8 +119,7 @@ static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state,
 	}
 	if (secret.len == 0 || memchr(secret.data, '\0', secret.len) != NULL) {
 		host->secret_release(&secret);
-		*logdetail = detail(m, conn,
-		                    "password: password cannot be sent",
+		*logdetail = detail(m, conn, "password: password cannot be sent",
 		                    "password of user \"%s\" is empty or has "
 		                    "a NUL byte: cannot be sent as cleartext",
 		                    user);
@@ -145,8 +144,7 @@ static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state,
 		return PGS_STEP_FAIL;
 	}
 	transport = host->conn_param(conn, "transport");
-	if (transport == NULL ||
-	    (strcmp(transport, "tls") != 0 && strcmp(transport, "gss") != 0))
+	if (transport == NULL || (strcmp(transport, "tls") != 0 && strcmp(transport, "gss") != 0))
 		host->log(PGS_LOG_DEBUG, conn,
 		          "password: cleartext password sent to the server "
 		          "over an unencrypted connection");
@@ -155,18 +153,18 @@ static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state,
 }
 
 static const pgs_backend_ops password_backend = {
-	.size = sizeof(pgs_backend_ops),
-	.auth_codes = PGS_AUTH_CODE_BIT(3),
-	.conn_new = password_conn_new,
-	.step = password_step,
-	.conn_free = password_conn_free,
+        .size = sizeof(pgs_backend_ops),
+        .auth_codes = PGS_AUTH_CODE_BIT(3),
+        .conn_new = password_conn_new,
+        .step = password_step,
+        .conn_free = password_conn_free,
 };
 
 static const pgs_module password_desc = {
-	PGS_MODULE_INIT("password", "0.1.0"),
-	.init = password_init,
-	.fini = password_fini,
-	.backend = &password_backend,
+        PGS_MODULE_INIT("password", "0.1.0"),
+        .init = password_init,
+        .fini = password_fini,
+        .backend = &password_backend,
 };
 
 PGS_MODULE_EXPORT(password_desc)

@@ -22,9 +22,8 @@ static void reject_fini(void *mod)
 	(void)mod;
 }
 
-static enum pgs_step reject_step(void *mod, pgs_conn *conn, void *state,
-                                 const uint8_t *in, size_t in_len,
-                                 pgs_wbuf *out, const char **logdetail)
+static enum pgs_step reject_step(void *mod, pgs_conn *conn, void *state, const uint8_t *in,
+                                 size_t in_len, pgs_wbuf *out, const char **logdetail)
 {
 	(void)mod;
 	(void)conn;
@@ -37,16 +36,16 @@ static enum pgs_step reject_step(void *mod, pgs_conn *conn, void *state,
 }
 
 static const pgs_auth_ops reject_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.flags = 0,
-	.step = reject_step,
+        .size = sizeof(pgs_auth_ops),
+        .flags = 0,
+        .step = reject_step,
 };
 
 static const pgs_module reject_desc = {
-	PGS_MODULE_INIT("reject", "1.0"),
-	.init = reject_init,
-	.fini = reject_fini,
-	.auth = &reject_auth,
+        PGS_MODULE_INIT("reject", "1.0"),
+        .init = reject_init,
+        .fini = reject_fini,
+        .auth = &reject_auth,
 };
 
 PGS_MODULE_EXPORT(reject_desc)

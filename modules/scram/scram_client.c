@@ -26,10 +26,10 @@
 #define GS2_HEADER_B64 "biws"
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -53,21 +53,25 @@ static int fail(scram_client *sc, int rc)
 const char *scram_client_state_name(enum scram_client_state state)
 {
 	switch (state) {
-	case SCRAM_CLIENT_INIT: return "INIT";
-	case SCRAM_CLIENT_WAIT_SERVER_FIRST: return "WAIT_SERVER_FIRST";
-	case SCRAM_CLIENT_WAIT_CLIENT_FINAL: return "WAIT_CLIENT_FINAL";
-	case SCRAM_CLIENT_WAIT_SERVER_FINAL: return "WAIT_SERVER_FINAL";
-	case SCRAM_CLIENT_DONE: return "DONE";
-	case SCRAM_CLIENT_FAILED: return "FAILED";
+	case SCRAM_CLIENT_INIT:
+		return "INIT";
+	case SCRAM_CLIENT_WAIT_SERVER_FIRST:
+		return "WAIT_SERVER_FIRST";
+	case SCRAM_CLIENT_WAIT_CLIENT_FINAL:
+		return "WAIT_CLIENT_FINAL";
+	case SCRAM_CLIENT_WAIT_SERVER_FINAL:
+		return "WAIT_SERVER_FINAL";
+	case SCRAM_CLIENT_DONE:
+		return "DONE";
+	case SCRAM_CLIENT_FAILED:
+		return "FAILED";
 	}
 	return "?";
 }
 
-static int wrong_state(const scram_client *sc, const char *what, char *err,
-                       size_t err_len)
+static int wrong_state(const scram_client *sc, const char *what, char *err, size_t err_len)
 {
-	set_err(err, err_len, "SCRAM %s in state %s", what,
-	        scram_client_state_name(sc->state));
+	set_err(err, err_len, "SCRAM %s in state %s", what, scram_client_state_name(sc->state));
 	return -EINVAL;
 }
 
@@ -140,8 +144,8 @@ int scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t out_size)
 			if (d[k] < 0 || pad > 0)
 				return -EBADMSG;
 		}
-		v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 |
-		    (uint32_t)d[2] << 6 | (uint32_t)d[3];
+		v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 |
+		    (uint32_t)d[3];
 		if (o + (size_t)(3 - pad) > out_size)
 			return -ENOSPC;
 		out[o++] = (uint8_t)(v >> 16);
@@ -171,8 +175,7 @@ static bool printable_attr(const char *s, size_t len)
  * Take attribute `name` at *p: "<name>=<value>" up to the next ',' or end.
  * On success *p points past the value (at ',' or end).
  */
-static bool take_attr(const char **p, const char *end, char name,
-                      const char **val, size_t *val_len)
+static bool take_attr(const char **p, const char *end, char name, const char **val, size_t *val_len)
 {
 	const char *s = *p, *comma;
 
@@ -195,8 +198,7 @@ static bool extensions_ok(const char *p, const char *end)
 		if (*p != ',' || end - p < 3)
 			return false;
 		p++;
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) ||
-		    p[1] != '=')
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) || p[1] != '=')
 			return false;
 		comma = memchr(p, ',', (size_t)(end - p));
 		p = comma ? comma : end;
@@ -224,15 +226,14 @@ static bool parse_iterations(const char *s, size_t len, uint64_t *out)
 
 /* ------------------------------------------------------------ crypto */
 
-static bool hmac_sha256(const uint8_t *key, size_t key_len, const void *data,
-                        size_t len, uint8_t out[SCRAM_KEY_LEN])
+static bool hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[SCRAM_KEY_LEN])
 {
 	unsigned int out_len = 0;
 
 	if (key_len > INT_MAX)
 		return false;
-	if (HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) ==
-	    NULL)
+	if (HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) == NULL)
 		return false;
 	return out_len == SCRAM_KEY_LEN;
 }
@@ -246,23 +247,20 @@ static bool sha256(const uint8_t *data, size_t len, uint8_t out[SCRAM_KEY_LEN])
 	return out_len == SCRAM_KEY_LEN;
 }
 
-int scram_derive_keys(const uint8_t *password, size_t password_len,
-                      const uint8_t *salt, size_t salt_len,
-                      uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
+int scram_derive_keys(const uint8_t *password, size_t password_len, const uint8_t *salt,
+                      size_t salt_len, uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
                       uint8_t server_key[SCRAM_KEY_LEN])
 {
 	uint8_t salted[SCRAM_KEY_LEN];
 	bool ok;
 
-	if (password_len > INT_MAX || salt_len > INT_MAX ||
-	    iterations < SCRAM_MIN_ITERATIONS ||
+	if (password_len > INT_MAX || salt_len > INT_MAX || iterations < SCRAM_MIN_ITERATIONS ||
 	    iterations > SCRAM_MAX_ITERATIONS)
 		return -EINVAL;
 	if (password == NULL)
 		password = (const uint8_t *)"";
-	ok = PKCS5_PBKDF2_HMAC((const char *)password, (int)password_len, salt,
-	                       (int)salt_len, (int)iterations, EVP_sha256(),
-	                       SCRAM_KEY_LEN, salted) == 1 &&
+	ok = PKCS5_PBKDF2_HMAC((const char *)password, (int)password_len, salt, (int)salt_len,
+	                       (int)iterations, EVP_sha256(), SCRAM_KEY_LEN, salted) == 1 &&
 	     hmac_sha256(salted, sizeof salted, "Client Key", 10, client_key) &&
 	     hmac_sha256(salted, sizeof salted, "Server Key", 10, server_key);
 	OPENSSL_cleanse(salted, sizeof salted);
@@ -284,29 +282,27 @@ void scram_client_clear(scram_client *sc)
 	sc->state = SCRAM_CLIENT_INIT;
 }
 
-int scram_client_start_with_nonce(scram_client *sc, const char *user,
-                                  const char *nonce, char *out,
-                                  size_t out_size, size_t *out_len, char *err,
-                                  size_t err_len)
+int scram_client_start_with_nonce(scram_client *sc, const char *user, const char *nonce, char *out,
+                                  size_t out_size, size_t *out_len, char *err, size_t err_len)
 {
 	size_t user_len, nonce_len, n = 0;
 
-	if (sc == NULL || user == NULL || nonce == NULL || out == NULL ||
-	    out_len == NULL) {
+	if (sc == NULL || user == NULL || nonce == NULL || out == NULL || out_len == NULL) {
 		set_err(err, err_len, "SCRAM start: missing argument");
 		return -EINVAL;
 	}
 	user_len = strlen(user);
 	nonce_len = strlen(nonce);
 	if (user_len > SCRAM_MAX_USER_LEN) {
-		set_err(err, err_len, "SCRAM user name longer than %d bytes",
-		        SCRAM_MAX_USER_LEN);
+		set_err(err, err_len, "SCRAM user name longer than %d bytes", SCRAM_MAX_USER_LEN);
 		return -ERANGE;
 	}
 	if (nonce_len == 0 || nonce_len > SCRAM_MAX_NONCE_LEN ||
 	    !printable_attr(nonce, nonce_len)) {
-		set_err(err, err_len, "SCRAM client nonce is not 1..%d "
-		        "printable characters", SCRAM_MAX_NONCE_LEN);
+		set_err(err, err_len,
+		        "SCRAM client nonce is not 1..%d "
+		        "printable characters",
+		        SCRAM_MAX_NONCE_LEN);
 		return -EINVAL;
 	}
 	scram_client_clear(sc);
@@ -346,9 +342,8 @@ int scram_client_start_with_nonce(scram_client *sc, const char *user,
 	return 0;
 }
 
-int scram_client_start(scram_client *sc, const char *user, char *out,
-                       size_t out_size, size_t *out_len, char *err,
-                       size_t err_len)
+int scram_client_start(scram_client *sc, const char *user, char *out, size_t out_size,
+                       size_t *out_len, char *err, size_t err_len)
 {
 	uint8_t raw[SCRAM_NONCE_RAW_LEN];
 	char nonce[(SCRAM_NONCE_RAW_LEN + 2) / 3 * 4 + 1];
@@ -364,14 +359,13 @@ int scram_client_start(scram_client *sc, const char *user, char *out,
 		set_err(err, err_len, "SCRAM: cannot encode the nonce");
 		return -EIO;
 	}
-	rc = scram_client_start_with_nonce(sc, user, nonce, out, out_size,
-	                                   out_len, err, err_len);
+	rc = scram_client_start_with_nonce(sc, user, nonce, out, out_size, out_len, err, err_len);
 	OPENSSL_cleanse(nonce, sizeof nonce);
 	return rc;
 }
 
-int scram_client_server_first(scram_client *sc, const uint8_t *msg,
-                              size_t len, char *err, size_t err_len)
+int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, char *err,
+                              size_t err_len)
 {
 	const char *p, *end, *val, *our_nonce;
 	size_t val_len;
@@ -383,12 +377,15 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg,
 	if (sc->state != SCRAM_CLIENT_WAIT_SERVER_FIRST)
 		return wrong_state(sc, "server-first-message", err, err_len);
 	if (len > SCRAM_MAX_SERVER_MSG) {
-		set_err(err, err_len, "SCRAM server-first-message longer than "
-		        "%d bytes", SCRAM_MAX_SERVER_MSG);
+		set_err(err, err_len,
+		        "SCRAM server-first-message longer than "
+		        "%d bytes",
+		        SCRAM_MAX_SERVER_MSG);
 		return fail(sc, -ERANGE);
 	}
 	if (len > 0 && memchr(msg, '\0', len) != NULL) {
-		set_err(err, err_len, "SCRAM server-first-message contains "
+		set_err(err, err_len,
+		        "SCRAM server-first-message contains "
 		        "a NUL byte");
 		return fail(sc, -EBADMSG);
 	}
@@ -400,7 +397,8 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg,
 	end = p + len;
 
 	if (len >= 2 && p[0] == 'm' && p[1] == '=') {
-		set_err(err, err_len, "SCRAM server-first-message has a "
+		set_err(err, err_len,
+		        "SCRAM server-first-message has a "
 		        "mandatory extension (m=), which is not supported");
 		return fail(sc, -EBADMSG);
 	}
@@ -408,18 +406,20 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg,
 	/* r=<client nonce><server nonce> */
 	our_nonce = sc->bare + sc->bare_len - sc->nonce_len;
 	if (!take_attr(&p, end, 'r', &val, &val_len)) {
-		set_err(err, err_len, "SCRAM server-first-message: "
+		set_err(err, err_len,
+		        "SCRAM server-first-message: "
 		        "nonce (r=) missing");
 		return fail(sc, -EBADMSG);
 	}
-	if (val_len <= sc->nonce_len ||
-	    memcmp(val, our_nonce, sc->nonce_len) != 0) {
-		set_err(err, err_len, "SCRAM server-first-message: nonce does "
+	if (val_len <= sc->nonce_len || memcmp(val, our_nonce, sc->nonce_len) != 0) {
+		set_err(err, err_len,
+		        "SCRAM server-first-message: nonce does "
 		        "not extend the client nonce");
 		return fail(sc, -EBADMSG);
 	}
 	if (!printable_attr(val, val_len)) {
-		set_err(err, err_len, "SCRAM server-first-message: nonce has "
+		set_err(err, err_len,
+		        "SCRAM server-first-message: nonce has "
 		        "non-printable characters");
 		return fail(sc, -EBADMSG);
 	}
@@ -427,49 +427,53 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg,
 	sc->combined_nonce_len = val_len;
 
 	/* ,s=<base64 salt> */
-	if (p == end || *p++ != ',' ||
-	    !take_attr(&p, end, 's', &val, &val_len)) {
-		set_err(err, err_len, "SCRAM server-first-message: "
+	if (p == end || *p++ != ',' || !take_attr(&p, end, 's', &val, &val_len)) {
+		set_err(err, err_len,
+		        "SCRAM server-first-message: "
 		        "salt (s=) missing");
 		return fail(sc, -EBADMSG);
 	}
 	n = scram_b64_decode(val, val_len, sc->salt, sizeof sc->salt);
 	if (n == -ENOSPC) {
-		set_err(err, err_len, "SCRAM server-first-message: salt "
-		        "longer than %d bytes", SCRAM_MAX_SALT_LEN);
+		set_err(err, err_len,
+		        "SCRAM server-first-message: salt "
+		        "longer than %d bytes",
+		        SCRAM_MAX_SALT_LEN);
 		return fail(sc, -ERANGE);
 	}
 	if (n <= 0) {
-		set_err(err, err_len, "SCRAM server-first-message: salt is "
+		set_err(err, err_len,
+		        "SCRAM server-first-message: salt is "
 		        "not valid base64");
 		return fail(sc, -EBADMSG);
 	}
 	sc->salt_len = (size_t)n;
 
 	/* ,i=<iteration count> */
-	if (p == end || *p++ != ',' ||
-	    !take_attr(&p, end, 'i', &val, &val_len)) {
-		set_err(err, err_len, "SCRAM server-first-message: "
+	if (p == end || *p++ != ',' || !take_attr(&p, end, 'i', &val, &val_len)) {
+		set_err(err, err_len,
+		        "SCRAM server-first-message: "
 		        "iteration count (i=) missing");
 		return fail(sc, -EBADMSG);
 	}
 	if (!parse_iterations(val, val_len, &iterations)) {
-		set_err(err, err_len, "SCRAM server-first-message: "
+		set_err(err, err_len,
+		        "SCRAM server-first-message: "
 		        "iteration count is not a number");
 		return fail(sc, -EBADMSG);
 	}
-	if (iterations < SCRAM_MIN_ITERATIONS ||
-	    iterations > SCRAM_MAX_ITERATIONS) {
-		set_err(err, err_len, "SCRAM server-first-message: iteration "
+	if (iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS) {
+		set_err(err, err_len,
+		        "SCRAM server-first-message: iteration "
 		        "count %llu outside %u..%u",
-		        (unsigned long long)iterations, SCRAM_MIN_ITERATIONS,
-		        SCRAM_MAX_ITERATIONS);
+		        (unsigned long long)iterations, SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS);
 		return fail(sc, -ERANGE);
 	}
 	sc->iterations = (uint32_t)iterations;
 
 	if (!extensions_ok(p, end)) {
-		set_err(err, err_len, "SCRAM server-first-message: "
+		set_err(err, err_len,
+		        "SCRAM server-first-message: "
 		        "garbage after the iteration count");
 		return fail(sc, -EBADMSG);
 	}
@@ -488,39 +492,35 @@ uint32_t scram_client_iterations(const scram_client *sc)
 	return sc->iterations;
 }
 
-int scram_client_final_keys(scram_client *sc,
-                            const uint8_t client_key[SCRAM_KEY_LEN],
-                            const uint8_t server_key[SCRAM_KEY_LEN],
-                            char *out, size_t out_size, size_t *out_len,
-                            char *err, size_t err_len)
+int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY_LEN],
+                            const uint8_t server_key[SCRAM_KEY_LEN], char *out, size_t out_size,
+                            size_t *out_len, char *err, size_t err_len)
 {
 	/* AuthMessage = client-first-message-bare "," server-first-message
 	 *               "," client-final-message-without-proof */
-	char auth_msg[SCRAM_CLIENT_FIRST_BARE_MAX + 1 + SCRAM_MAX_SERVER_MSG +
-	              1 + SCRAM_CLIENT_MSG_MAX];
+	char auth_msg[SCRAM_CLIENT_FIRST_BARE_MAX + 1 + SCRAM_MAX_SERVER_MSG + 1 +
+	              SCRAM_CLIENT_MSG_MAX];
 	uint8_t stored_key[SCRAM_KEY_LEN], client_sig[SCRAM_KEY_LEN];
 	uint8_t proof[SCRAM_KEY_LEN];
 	char proof_b64[(SCRAM_KEY_LEN + 2) / 3 * 4 + 1];
 	size_t without_proof_len, am_len = 0, n;
 	bool ok;
 
-	if (sc == NULL || client_key == NULL || server_key == NULL ||
-	    out == NULL || out_len == NULL)
+	if (sc == NULL || client_key == NULL || server_key == NULL || out == NULL ||
+	    out_len == NULL)
 		return -EINVAL;
 	if (sc->state != SCRAM_CLIENT_WAIT_CLIENT_FINAL)
 		return wrong_state(sc, "client-final-message", err, err_len);
 
 	/* client-final-message-without-proof = "c=biws,r=" nonce */
-	without_proof_len = strlen("c=" GS2_HEADER_B64 ",r=") +
-	                    sc->combined_nonce_len;
+	without_proof_len = strlen("c=" GS2_HEADER_B64 ",r=") + sc->combined_nonce_len;
 	n = without_proof_len + strlen(",p=") + sizeof proof_b64 - 1;
 	if (out_size < n) {
 		set_err(err, err_len, "SCRAM client-final: buffer too small");
 		return -ENOSPC;
 	}
 	memcpy(out, "c=" GS2_HEADER_B64 ",r=", 9);
-	memcpy(out + 9, sc->server_first + sc->combined_nonce_off,
-	       sc->combined_nonce_len);
+	memcpy(out + 9, sc->server_first + sc->combined_nonce_off, sc->combined_nonce_len);
 
 	memcpy(auth_msg, sc->bare, sc->bare_len);
 	am_len = sc->bare_len;
@@ -534,15 +534,12 @@ int scram_client_final_keys(scram_client *sc,
 	/* ClientProof = ClientKey XOR HMAC(H(ClientKey), AuthMessage);
 	 * ServerSignature = HMAC(ServerKey, AuthMessage) */
 	ok = sha256(client_key, SCRAM_KEY_LEN, stored_key) &&
-	     hmac_sha256(stored_key, sizeof stored_key, auth_msg, am_len,
-	                 client_sig) &&
-	     hmac_sha256(server_key, SCRAM_KEY_LEN, auth_msg, am_len,
-	                 sc->server_signature);
+	     hmac_sha256(stored_key, sizeof stored_key, auth_msg, am_len, client_sig) &&
+	     hmac_sha256(server_key, SCRAM_KEY_LEN, auth_msg, am_len, sc->server_signature);
 	if (ok) {
 		for (size_t i = 0; i < SCRAM_KEY_LEN; i++)
 			proof[i] = client_key[i] ^ client_sig[i];
-		ok = scram_b64_encode(proof, sizeof proof, proof_b64,
-		                      sizeof proof_b64) > 0;
+		ok = scram_b64_encode(proof, sizeof proof, proof_b64, sizeof proof_b64) > 0;
 	}
 	OPENSSL_cleanse(stored_key, sizeof stored_key);
 	OPENSSL_cleanse(client_sig, sizeof client_sig);
@@ -561,9 +558,8 @@ int scram_client_final_keys(scram_client *sc,
 	return 0;
 }
 
-int scram_client_final_password(scram_client *sc, const uint8_t *password,
-                                size_t password_len, char *out,
-                                size_t out_size, size_t *out_len, char *err,
+int scram_client_final_password(scram_client *sc, const uint8_t *password, size_t password_len,
+                                char *out, size_t out_size, size_t *out_len, char *err,
                                 size_t err_len)
 {
 	uint8_t client_key[SCRAM_KEY_LEN], server_key[SCRAM_KEY_LEN];
@@ -573,21 +569,21 @@ int scram_client_final_password(scram_client *sc, const uint8_t *password,
 		return -EINVAL;
 	if (sc->state != SCRAM_CLIENT_WAIT_CLIENT_FINAL)
 		return wrong_state(sc, "client-final-message", err, err_len);
-	rc = scram_derive_keys(password, password_len, sc->salt, sc->salt_len,
-	                       sc->iterations, client_key, server_key);
+	rc = scram_derive_keys(password, password_len, sc->salt, sc->salt_len, sc->iterations,
+	                       client_key, server_key);
 	if (rc < 0) {
 		set_err(err, err_len, "SCRAM: cannot derive keys");
 		return fail(sc, rc == -EINVAL ? -EINVAL : -EIO);
 	}
-	rc = scram_client_final_keys(sc, client_key, server_key, out, out_size,
-	                             out_len, err, err_len);
+	rc = scram_client_final_keys(sc, client_key, server_key, out, out_size, out_len, err,
+	                             err_len);
 	OPENSSL_cleanse(client_key, sizeof client_key);
 	OPENSSL_cleanse(server_key, sizeof server_key);
 	return rc;
 }
 
-int scram_client_server_final(scram_client *sc, const uint8_t *msg,
-                              size_t len, char *err, size_t err_len)
+int scram_client_server_final(scram_client *sc, const uint8_t *msg, size_t len, char *err,
+                              size_t err_len)
 {
 	const char *p = (const char *)msg, *end, *val;
 	uint8_t sig[SCRAM_KEY_LEN + 3];
@@ -599,12 +595,15 @@ int scram_client_server_final(scram_client *sc, const uint8_t *msg,
 	if (sc->state != SCRAM_CLIENT_WAIT_SERVER_FINAL)
 		return wrong_state(sc, "server-final-message", err, err_len);
 	if (len > SCRAM_MAX_SERVER_MSG) {
-		set_err(err, err_len, "SCRAM server-final-message longer than "
-		        "%d bytes", SCRAM_MAX_SERVER_MSG);
+		set_err(err, err_len,
+		        "SCRAM server-final-message longer than "
+		        "%d bytes",
+		        SCRAM_MAX_SERVER_MSG);
 		return fail(sc, -ERANGE);
 	}
 	if (len > 0 && memchr(msg, '\0', len) != NULL) {
-		set_err(err, err_len, "SCRAM server-final-message contains "
+		set_err(err, err_len,
+		        "SCRAM server-final-message contains "
 		        "a NUL byte");
 		return fail(sc, -EBADMSG);
 	}
@@ -621,15 +620,16 @@ int scram_client_server_final(scram_client *sc, const uint8_t *msg,
 		set_err(err, err_len, "SCRAM server error: %s", shown);
 		return fail(sc, -EACCES);
 	}
-	if (!take_attr(&p, end, 'v', &val, &val_len) ||
-	    !extensions_ok(p, end)) {
-		set_err(err, err_len, "SCRAM server-final-message: "
+	if (!take_attr(&p, end, 'v', &val, &val_len) || !extensions_ok(p, end)) {
+		set_err(err, err_len,
+		        "SCRAM server-final-message: "
 		        "verifier (v=) missing or malformed");
 		return fail(sc, -EBADMSG);
 	}
 	n = scram_b64_decode(val, val_len, sig, sizeof sig);
 	if (n != SCRAM_KEY_LEN) {
-		set_err(err, err_len, "SCRAM server-final-message: "
+		set_err(err, err_len,
+		        "SCRAM server-final-message: "
 		        "verifier is not a base64 SHA-256 value");
 		return fail(sc, -EBADMSG);
 	}

@@ -40,27 +40,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCRAM_KEY_LEN         32  /* SHA-256 output: keys, proofs, signatures */
-#define SCRAM_NONCE_RAW_LEN   18  /* random bytes in our nonce (24 chars) */
-#define SCRAM_MAX_NONCE_LEN   64  /* client nonce characters we accept */
-#define SCRAM_MAX_USER_LEN    256 /* user name bytes, before escaping */
-#define SCRAM_MAX_SERVER_MSG  1024 /* longest server message we accept */
-#define SCRAM_MAX_SALT_LEN    256 /* decoded salt bytes */
-#define SCRAM_MIN_ITERATIONS  1
-#define SCRAM_MAX_ITERATIONS  100000000u
+#define SCRAM_KEY_LEN               32   /* SHA-256 output: keys, proofs, signatures */
+#define SCRAM_NONCE_RAW_LEN         18   /* random bytes in our nonce (24 chars) */
+#define SCRAM_MAX_NONCE_LEN         64   /* client nonce characters we accept */
+#define SCRAM_MAX_USER_LEN          256  /* user name bytes, before escaping */
+#define SCRAM_MAX_SERVER_MSG        1024 /* longest server message we accept */
+#define SCRAM_MAX_SALT_LEN          256  /* decoded salt bytes */
+#define SCRAM_MIN_ITERATIONS        1
+#define SCRAM_MAX_ITERATIONS        100000000u
 /* Big enough for any client-first or client-final message we build. */
-#define SCRAM_CLIENT_MSG_MAX  1280
+#define SCRAM_CLIENT_MSG_MAX        1280
 /* Longest client-first-message-bare: "n=" user*3 (escaped) ",r=" nonce. */
-#define SCRAM_CLIENT_FIRST_BARE_MAX                                            \
-	(2 + 3 * SCRAM_MAX_USER_LEN + 3 + SCRAM_MAX_NONCE_LEN)
+#define SCRAM_CLIENT_FIRST_BARE_MAX (2 + 3 * SCRAM_MAX_USER_LEN + 3 + SCRAM_MAX_NONCE_LEN)
 
 /* States, named after what the client waits for next. */
 enum scram_client_state {
-	SCRAM_CLIENT_INIT = 0,           /* nothing sent yet */
-	SCRAM_CLIENT_WAIT_SERVER_FIRST,  /* client-first built */
-	SCRAM_CLIENT_WAIT_CLIENT_FINAL,  /* server-first parsed; keys needed */
-	SCRAM_CLIENT_WAIT_SERVER_FINAL,  /* client-final built */
-	SCRAM_CLIENT_DONE,               /* server signature verified */
+	SCRAM_CLIENT_INIT = 0,          /* nothing sent yet */
+	SCRAM_CLIENT_WAIT_SERVER_FIRST, /* client-first built */
+	SCRAM_CLIENT_WAIT_CLIENT_FINAL, /* server-first parsed; keys needed */
+	SCRAM_CLIENT_WAIT_SERVER_FINAL, /* client-final built */
+	SCRAM_CLIENT_DONE,              /* server signature verified */
 	SCRAM_CLIENT_FAILED,
 };
 
@@ -71,16 +70,16 @@ enum scram_client_state {
 typedef struct scram_client {
 	enum scram_client_state state;
 	uint32_t iterations;
-	size_t   bare_len;         /* client-first-message-bare */
-	size_t   nonce_len;        /* our nonce, at the end of bare */
-	size_t   server_first_len;
-	size_t   salt_len;
-	size_t   combined_nonce_off; /* r= value inside server_first */
-	size_t   combined_nonce_len;
-	char     bare[SCRAM_CLIENT_FIRST_BARE_MAX + 1];
-	char     server_first[SCRAM_MAX_SERVER_MSG + 1];
-	uint8_t  salt[SCRAM_MAX_SALT_LEN];
-	uint8_t  server_signature[SCRAM_KEY_LEN]; /* expected in server-final */
+	size_t bare_len;  /* client-first-message-bare */
+	size_t nonce_len; /* our nonce, at the end of bare */
+	size_t server_first_len;
+	size_t salt_len;
+	size_t combined_nonce_off; /* r= value inside server_first */
+	size_t combined_nonce_len;
+	char bare[SCRAM_CLIENT_FIRST_BARE_MAX + 1];
+	char server_first[SCRAM_MAX_SERVER_MSG + 1];
+	uint8_t salt[SCRAM_MAX_SALT_LEN];
+	uint8_t server_signature[SCRAM_KEY_LEN]; /* expected in server-final */
 } scram_client;
 
 /*
@@ -90,20 +89,18 @@ typedef struct scram_client {
  * ("n=,").  Writes the client-first-message (gs2 header included, not
  * NUL-terminated) to out and its length to *out_len.  sc is reset first.
  */
-int scram_client_start(scram_client *sc, const char *user, char *out,
-                       size_t out_size, size_t *out_len, char *err,
-                       size_t err_len) __attribute__((warn_unused_result));
+int scram_client_start(scram_client *sc, const char *user, char *out, size_t out_size,
+                       size_t *out_len, char *err, size_t err_len)
+        __attribute__((warn_unused_result));
 
 /*
  * As scram_client_start(), with the client nonce given: printable ASCII
  * other than ',' (RFC 5802 "printable"), 1..SCRAM_MAX_NONCE_LEN characters.
  * For tests (RFC vectors) and callers with their own randomness.
  */
-int scram_client_start_with_nonce(scram_client *sc, const char *user,
-                                  const char *nonce, char *out,
-                                  size_t out_size, size_t *out_len, char *err,
-                                  size_t err_len)
-	__attribute__((warn_unused_result));
+int scram_client_start_with_nonce(scram_client *sc, const char *user, const char *nonce, char *out,
+                                  size_t out_size, size_t *out_len, char *err, size_t err_len)
+        __attribute__((warn_unused_result));
 
 /*
  * Parse and check the server-first-message ("r=...,s=...,i=..."[,ext]):
@@ -113,9 +110,8 @@ int scram_client_start_with_nonce(scram_client *sc, const char *user,
  * no mandatory extension ("m=") is accepted.  msg need not be
  * NUL-terminated and must not contain NUL bytes.
  */
-int scram_client_server_first(scram_client *sc, const uint8_t *msg,
-                              size_t len, char *err, size_t err_len)
-	__attribute__((warn_unused_result));
+int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, char *err,
+                              size_t err_len) __attribute__((warn_unused_result));
 
 /* The salt and iteration count of the parsed server-first-message (valid
  * from WAIT_CLIENT_FINAL on), e.g. to look up cached keys. */
@@ -130,11 +126,9 @@ uint32_t scram_client_iterations(const scram_client *sc);
  * iteration count decides how slow): callers may cache the result per
  * (password, salt, iterations).
  */
-int scram_derive_keys(const uint8_t *password, size_t password_len,
-                      const uint8_t *salt, size_t salt_len,
-                      uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
-                      uint8_t server_key[SCRAM_KEY_LEN])
-	__attribute__((warn_unused_result));
+int scram_derive_keys(const uint8_t *password, size_t password_len, const uint8_t *salt,
+                      size_t salt_len, uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
+                      uint8_t server_key[SCRAM_KEY_LEN]) __attribute__((warn_unused_result));
 
 /*
  * Build the client-final-message "c=biws,r=<nonce>,p=<proof>" from
@@ -142,20 +136,16 @@ int scram_derive_keys(const uint8_t *password, size_t password_len,
  * count; a mismatch just makes the server refuse), and remember the
  * ServerSignature expected in the server-final-message.
  */
-int scram_client_final_keys(scram_client *sc,
-                            const uint8_t client_key[SCRAM_KEY_LEN],
-                            const uint8_t server_key[SCRAM_KEY_LEN],
-                            char *out, size_t out_size, size_t *out_len,
-                            char *err, size_t err_len)
-	__attribute__((warn_unused_result));
+int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY_LEN],
+                            const uint8_t server_key[SCRAM_KEY_LEN], char *out, size_t out_size,
+                            size_t *out_len, char *err, size_t err_len)
+        __attribute__((warn_unused_result));
 
 /* scram_client_final_keys() with keys derived from `password` (raw bytes,
  * no SASLprep) by scram_derive_keys(); the keys are wiped afterwards. */
-int scram_client_final_password(scram_client *sc, const uint8_t *password,
-                                size_t password_len, char *out,
-                                size_t out_size, size_t *out_len, char *err,
-                                size_t err_len)
-	__attribute__((warn_unused_result));
+int scram_client_final_password(scram_client *sc, const uint8_t *password, size_t password_len,
+                                char *out, size_t out_size, size_t *out_len, char *err,
+                                size_t err_len) __attribute__((warn_unused_result));
 
 /*
  * Check the server-final-message: "v=<signature>"[,ext] must match the
@@ -163,9 +153,8 @@ int scram_client_final_password(scram_client *sc, const uint8_t *password,
  * "e=<error>" -> -EACCES with the (sanitised) server error in err; a
  * mismatch -> -EACCES "server signature mismatch"; garbage -> -EBADMSG.
  */
-int scram_client_server_final(scram_client *sc, const uint8_t *msg,
-                              size_t len, char *err, size_t err_len)
-	__attribute__((warn_unused_result));
+int scram_client_server_final(scram_client *sc, const uint8_t *msg, size_t len, char *err,
+                              size_t err_len) __attribute__((warn_unused_result));
 
 /* Wipe the whole exchange (state back to INIT).  Safe in any state. */
 void scram_client_clear(scram_client *sc);
@@ -179,9 +168,9 @@ const char *scram_client_state_name(enum scram_client_state state);
  * -ENOSPC.  Decode is strict (alphabet, length a multiple of 4, '=' only as
  * final padding) and returns the number of bytes, -EBADMSG or -ENOSPC.
  */
-int scram_b64_encode(const uint8_t *in, size_t len, char *out,
-                     size_t out_size) __attribute__((warn_unused_result));
-int scram_b64_decode(const char *in, size_t len, uint8_t *out,
-                     size_t out_size) __attribute__((warn_unused_result));
+int scram_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
+        __attribute__((warn_unused_result));
+int scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t out_size)
+        __attribute__((warn_unused_result));
 
 #endif /* PGS_SCRAM_CLIENT_H */

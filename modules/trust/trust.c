@@ -36,9 +36,8 @@ static void trust_fini(void *mod)
 		tm->host->free(tm);
 }
 
-static enum pgs_step trust_step(void *mod, pgs_conn *conn, void *state,
-                                const uint8_t *in, size_t in_len,
-                                pgs_wbuf *out, const char **logdetail)
+static enum pgs_step trust_step(void *mod, pgs_conn *conn, void *state, const uint8_t *in,
+                                size_t in_len, pgs_wbuf *out, const char **logdetail)
 {
 	const struct trust_mod *tm = mod;
 	const char *user;
@@ -60,18 +59,18 @@ static enum pgs_step trust_step(void *mod, pgs_conn *conn, void *state,
 }
 
 static const pgs_auth_ops trust_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.flags = 0,
-	.conn_new = NULL,
-	.step = trust_step,
-	.conn_free = NULL,
+        .size = sizeof(pgs_auth_ops),
+        .flags = 0,
+        .conn_new = NULL,
+        .step = trust_step,
+        .conn_free = NULL,
 };
 
 static const pgs_module trust_desc = {
-	PGS_MODULE_INIT("trust", "1.0"),
-	.init = trust_init,
-	.fini = trust_fini,
-	.auth = &trust_auth,
+        PGS_MODULE_INIT("trust", "1.0"),
+        .init = trust_init,
+        .fini = trust_fini,
+        .auth = &trust_auth,
 };
 
 PGS_MODULE_EXPORT(trust_desc)

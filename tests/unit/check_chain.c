@@ -39,13 +39,12 @@ struct fake_step {
 
 struct drive_result {
 	enum chain_next verdict;
-	int calls[MAX_STEPS]; /* how often each step's module was called */
+	int calls[MAX_STEPS];      /* how often each step's module was called */
 	char order[MAX_STEPS * 4]; /* steps run, as digits: "02" */
 };
 
 /* Run fake steps through chain_start/chain_feed, as the host would. */
-static void drive(const struct fake_step *steps, size_t n,
-                  struct drive_result *out)
+static void drive(const struct fake_step *steps, size_t n, struct drive_result *out)
 {
 	struct chain_step_desc descs[MAX_STEPS];
 	struct chain_run run;
@@ -81,11 +80,11 @@ static void drive(const struct fake_step *steps, size_t n,
 			if (r == PGS_STEP_PENDING)
 				continue;
 			ck_assert_msg(r == PGS_STEP_DONE || r == PGS_STEP_FAIL ||
-			              r == PGS_STEP_IGNORE,
+			                      r == PGS_STEP_IGNORE,
 			              "step %zu: script has no final result", i);
-			result = r == PGS_STEP_DONE ? CHAIN_STEP_OK
-			       : r == PGS_STEP_FAIL ? CHAIN_STEP_FAIL
-			                            : CHAIN_STEP_IGNORE;
+			result = r == PGS_STEP_DONE   ? CHAIN_STEP_OK
+			         : r == PGS_STEP_FAIL ? CHAIN_STEP_FAIL
+			                              : CHAIN_STEP_IGNORE;
 			break;
 		}
 		ck_assert_uint_lt(k, MAX_SCRIPT);
@@ -94,18 +93,30 @@ static void drive(const struct fake_step *steps, size_t n,
 	out->verdict = next;
 }
 
-#define STEP(ctl, r)    { (ctl), false, { (r) } }
-#define ISTEP(ctl, ...) { (ctl), true, { __VA_ARGS__ } }
-#define OK_             PGS_STEP_DONE
-#define FAIL_           PGS_STEP_FAIL
-#define IGN_            PGS_STEP_IGNORE
-#define S               CHAIN_SUCCESS
-#define F               CHAIN_FAILURE
+#define STEP(ctl, r)          \
+	{                     \
+		(ctl), false, \
+		{             \
+			(r)   \
+		}             \
+	}
+#define ISTEP(ctl, ...)             \
+	{                           \
+		(ctl), true,        \
+		{                   \
+			__VA_ARGS__ \
+		}                   \
+	}
+#define OK_   PGS_STEP_DONE
+#define FAIL_ PGS_STEP_FAIL
+#define IGN_  PGS_STEP_IGNORE
+#define S     CHAIN_SUCCESS
+#define F     CHAIN_FAILURE
 
-#define DRIVE(res, ...)                                                        \
-	do {                                                                   \
-		const struct fake_step steps_[] = { __VA_ARGS__ };             \
-		drive(steps_, sizeof steps_ / sizeof steps_[0], (res));        \
+#define DRIVE(res, ...)                                                 \
+	do {                                                            \
+		const struct fake_step steps_[] = {__VA_ARGS__};        \
+		drive(steps_, sizeof steps_ / sizeof steps_[0], (res)); \
 	} while (0)
 
 /*
@@ -121,18 +132,12 @@ static const struct matrix_row {
 	enum chain_next then_fail;
 	const char *then_fail_order;
 } matrix[] = {
-	{ CTL_REQUIRED, OK_, S, S, "01", F, "01" },
-	{ CTL_REQUIRED, FAIL_, F, F, "01", F, "01" },
-	{ CTL_REQUIRED, IGN_, F, S, "01", F, "01" },
-	{ CTL_REQUISITE, OK_, S, S, "01", F, "01" },
-	{ CTL_REQUISITE, FAIL_, F, F, "0", F, "0" },
-	{ CTL_REQUISITE, IGN_, F, S, "01", F, "01" },
-	{ CTL_SUFFICIENT, OK_, S, S, "0", S, "0" },
-	{ CTL_SUFFICIENT, FAIL_, F, S, "01", F, "01" },
-	{ CTL_SUFFICIENT, IGN_, F, S, "01", F, "01" },
-	{ CTL_OPTIONAL, OK_, S, S, "01", F, "01" },
-	{ CTL_OPTIONAL, FAIL_, F, S, "01", F, "01" },
-	{ CTL_OPTIONAL, IGN_, F, S, "01", F, "01" },
+        {CTL_REQUIRED, OK_, S, S, "01", F, "01"},    {CTL_REQUIRED, FAIL_, F, F, "01", F, "01"},
+        {CTL_REQUIRED, IGN_, F, S, "01", F, "01"},   {CTL_REQUISITE, OK_, S, S, "01", F, "01"},
+        {CTL_REQUISITE, FAIL_, F, F, "0", F, "0"},   {CTL_REQUISITE, IGN_, F, S, "01", F, "01"},
+        {CTL_SUFFICIENT, OK_, S, S, "0", S, "0"},    {CTL_SUFFICIENT, FAIL_, F, S, "01", F, "01"},
+        {CTL_SUFFICIENT, IGN_, F, S, "01", F, "01"}, {CTL_OPTIONAL, OK_, S, S, "01", F, "01"},
+        {CTL_OPTIONAL, FAIL_, F, S, "01", F, "01"},  {CTL_OPTIONAL, IGN_, F, S, "01", F, "01"},
 };
 
 START_TEST(test_matrix)
@@ -141,18 +146,18 @@ START_TEST(test_matrix)
 	struct drive_result r;
 
 	DRIVE(&r, STEP(m->control, m->result));
-	ck_assert_msg(r.verdict == m->alone, "%s/%d alone",
-	              chain_control_name(m->control), (int)m->result);
+	ck_assert_msg(r.verdict == m->alone, "%s/%d alone", chain_control_name(m->control),
+	              (int)m->result);
 	ck_assert_str_eq(r.order, "0");
 
 	DRIVE(&r, STEP(m->control, m->result), STEP(CTL_REQUIRED, OK_));
-	ck_assert_msg(r.verdict == m->then_ok, "%s/%d then ok",
-	              chain_control_name(m->control), (int)m->result);
+	ck_assert_msg(r.verdict == m->then_ok, "%s/%d then ok", chain_control_name(m->control),
+	              (int)m->result);
 	ck_assert_str_eq(r.order, m->then_ok_order);
 
 	DRIVE(&r, STEP(m->control, m->result), STEP(CTL_REQUIRED, FAIL_));
-	ck_assert_msg(r.verdict == m->then_fail, "%s/%d then fail",
-	              chain_control_name(m->control), (int)m->result);
+	ck_assert_msg(r.verdict == m->then_fail, "%s/%d then fail", chain_control_name(m->control),
+	              (int)m->result);
 	ck_assert_str_eq(r.order, m->then_fail_order);
 }
 END_TEST
@@ -163,32 +168,27 @@ START_TEST(test_combinations)
 
 	/* required fails, then sufficient succeeds: still a failure, and the
 	 * sufficient success ends the chain (Linux-PAM "done"). */
-	DRIVE(&r, STEP(CTL_REQUIRED, FAIL_), STEP(CTL_SUFFICIENT, OK_),
-	      STEP(CTL_REQUIRED, OK_));
+	DRIVE(&r, STEP(CTL_REQUIRED, FAIL_), STEP(CTL_SUFFICIENT, OK_), STEP(CTL_REQUIRED, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "01");
 
 	/* sufficient succeeds first: success, nothing later runs. */
-	DRIVE(&r, STEP(CTL_SUFFICIENT, OK_), STEP(CTL_REQUIRED, FAIL_),
-	      STEP(CTL_REQUISITE, FAIL_));
+	DRIVE(&r, STEP(CTL_SUFFICIENT, OK_), STEP(CTL_REQUIRED, FAIL_), STEP(CTL_REQUISITE, FAIL_));
 	ck_assert_int_eq(r.verdict, S);
 	ck_assert_str_eq(r.order, "0");
 
 	/* required ok then sufficient ok: success at the sufficient step. */
-	DRIVE(&r, STEP(CTL_REQUIRED, OK_), STEP(CTL_SUFFICIENT, OK_),
-	      STEP(CTL_REQUIRED, FAIL_));
+	DRIVE(&r, STEP(CTL_REQUIRED, OK_), STEP(CTL_SUFFICIENT, OK_), STEP(CTL_REQUIRED, FAIL_));
 	ck_assert_int_eq(r.verdict, S);
 	ck_assert_str_eq(r.order, "01");
 
 	/* requisite failure stops at once, even after successes. */
-	DRIVE(&r, STEP(CTL_REQUIRED, OK_), STEP(CTL_REQUISITE, FAIL_),
-	      STEP(CTL_SUFFICIENT, OK_));
+	DRIVE(&r, STEP(CTL_REQUIRED, OK_), STEP(CTL_REQUISITE, FAIL_), STEP(CTL_SUFFICIENT, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "01");
 
 	/* a required failure lets the rest run but the chain fails. */
-	DRIVE(&r, STEP(CTL_REQUIRED, FAIL_), STEP(CTL_REQUIRED, OK_),
-	      STEP(CTL_OPTIONAL, OK_));
+	DRIVE(&r, STEP(CTL_REQUIRED, FAIL_), STEP(CTL_REQUIRED, OK_), STEP(CTL_OPTIONAL, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "012");
 
@@ -223,10 +223,10 @@ START_TEST(test_all_ignore_and_empty)
 {
 	struct drive_result r;
 	struct chain_run run;
-	struct chain_step_desc d = { CTL_REQUIRED, false };
+	struct chain_step_desc d = {CTL_REQUIRED, false};
 
-	DRIVE(&r, STEP(CTL_REQUIRED, IGN_), STEP(CTL_REQUISITE, IGN_),
-	      STEP(CTL_SUFFICIENT, IGN_), STEP(CTL_OPTIONAL, IGN_));
+	DRIVE(&r, STEP(CTL_REQUIRED, IGN_), STEP(CTL_REQUISITE, IGN_), STEP(CTL_SUFFICIENT, IGN_),
+	      STEP(CTL_OPTIONAL, IGN_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "0123");
 
@@ -252,18 +252,18 @@ START_TEST(test_pending_then_done)
 	struct drive_result r;
 
 	DRIVE(&r, STEP(CTL_REQUIRED, OK_),
-	      { CTL_REQUIRED, false, { PGS_STEP_PENDING, PGS_STEP_DONE } });
+	      {CTL_REQUIRED, false, {PGS_STEP_PENDING, PGS_STEP_DONE}});
 	ck_assert_int_eq(r.verdict, S);
 	ck_assert_int_eq(r.calls[0], 1);
 	ck_assert_int_eq(r.calls[1], 2);
 
 	/* An interactive exchange with a deferred check in the middle. */
-	DRIVE(&r, ISTEP(CTL_REQUIRED, PGS_STEP_SEND, PGS_STEP_NEED_INPUT,
-	                PGS_STEP_PENDING, PGS_STEP_PENDING, PGS_STEP_DONE));
+	DRIVE(&r, ISTEP(CTL_REQUIRED, PGS_STEP_SEND, PGS_STEP_NEED_INPUT, PGS_STEP_PENDING,
+	                PGS_STEP_PENDING, PGS_STEP_DONE));
 	ck_assert_int_eq(r.verdict, S);
 	ck_assert_int_eq(r.calls[0], 5);
 
-	DRIVE(&r, { CTL_REQUISITE, false, { PGS_STEP_PENDING, PGS_STEP_FAIL } },
+	DRIVE(&r, {CTL_REQUISITE, false, {PGS_STEP_PENDING, PGS_STEP_FAIL}},
 	      STEP(CTL_REQUIRED, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "0");
@@ -277,15 +277,14 @@ START_TEST(test_runtime_fail_closed)
 
 	/* An interactive step talks, fails; the next interactive step must
 	 * not run (chain_check would have refused this chain). */
-	DRIVE(&r, ISTEP(CTL_REQUIRED, PGS_STEP_NEED_INPUT, FAIL_),
-	      ISTEP(CTL_SUFFICIENT, OK_));
+	DRIVE(&r, ISTEP(CTL_REQUIRED, PGS_STEP_NEED_INPUT, FAIL_), ISTEP(CTL_SUFFICIENT, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "0");
 
 	/* Non-interactive steps in between may run; the interactive one
 	 * after them still may not. */
-	DRIVE(&r, ISTEP(CTL_SUFFICIENT, PGS_STEP_NEED_INPUT, FAIL_),
-	      STEP(CTL_REQUIRED, OK_), ISTEP(CTL_OPTIONAL, OK_));
+	DRIVE(&r, ISTEP(CTL_SUFFICIENT, PGS_STEP_NEED_INPUT, FAIL_), STEP(CTL_REQUIRED, OK_),
+	      ISTEP(CTL_OPTIONAL, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "01");
 
@@ -295,27 +294,31 @@ START_TEST(test_runtime_fail_closed)
 	ck_assert_str_eq(r.order, "01");
 
 	/* IGNORE after talking to the client is illegal: failure. */
-	DRIVE(&r, ISTEP(CTL_OPTIONAL, PGS_STEP_NEED_INPUT, IGN_),
-	      STEP(CTL_REQUIRED, OK_));
+	DRIVE(&r, ISTEP(CTL_OPTIONAL, PGS_STEP_NEED_INPUT, IGN_), STEP(CTL_REQUIRED, OK_));
 	ck_assert_int_eq(r.verdict, F);
 	ck_assert_str_eq(r.order, "0");
 }
 END_TEST
 
 static const enum chain_control continuing[] = {
-	CTL_REQUIRED, CTL_SUFFICIENT, CTL_OPTIONAL,
+        CTL_REQUIRED,
+        CTL_SUFFICIENT,
+        CTL_OPTIONAL,
 };
 
 START_TEST(test_check_refuses)
 {
 	enum chain_control c = continuing[_i];
 	struct chain_step_desc d[3] = {
-		{ c, true }, { CTL_REQUIRED, false }, { CTL_OPTIONAL, true },
+	        {c, true},
+	        {CTL_REQUIRED, false},
+	        {CTL_OPTIONAL, true},
 	};
 	char err[512], want[512];
 
 	ck_assert_int_eq(chain_check("x", d, 3, err, sizeof err), -1);
-	snprintf(want, sizeof want, "chain \"x\": step 1 (interactive, %s) "
+	snprintf(want, sizeof want,
+	         "chain \"x\": step 1 (interactive, %s) "
 	         "may fail after talking to the client and lead to step 3 "
 	         "(interactive): the protocol cannot switch mechanisms; make "
 	         "step 1 requisite or reorder the chain",
@@ -336,28 +339,29 @@ START_TEST(test_check_accepts)
 	char err[512];
 
 	/* requisite stops on failure: another mechanism can follow it. */
-	d[0] = (struct chain_step_desc){ CTL_REQUISITE, true };
-	d[1] = (struct chain_step_desc){ CTL_REQUIRED, true };
+	d[0] = (struct chain_step_desc){CTL_REQUISITE, true};
+	d[1] = (struct chain_step_desc){CTL_REQUIRED, true};
 	ck_assert_int_eq(chain_check("x", d, 2, err, sizeof err), 0);
 
 	/* non-interactive steps around one interactive step. */
-	d[0] = (struct chain_step_desc){ CTL_SUFFICIENT, false };
-	d[1] = (struct chain_step_desc){ CTL_REQUIRED, true };
-	d[2] = (struct chain_step_desc){ CTL_REQUIRED, false };
-	d[3] = (struct chain_step_desc){ CTL_OPTIONAL, false };
+	d[0] = (struct chain_step_desc){CTL_SUFFICIENT, false};
+	d[1] = (struct chain_step_desc){CTL_REQUIRED, true};
+	d[2] = (struct chain_step_desc){CTL_REQUIRED, false};
+	d[3] = (struct chain_step_desc){CTL_OPTIONAL, false};
 	ck_assert_int_eq(chain_check("x", d, 4, err, sizeof err), 0);
 	ck_assert_int_eq(chain_check("x", d, 0, err, sizeof err), 0);
 
 	/* requisite, requisite, then anything. */
-	d[0] = (struct chain_step_desc){ CTL_REQUISITE, true };
-	d[1] = (struct chain_step_desc){ CTL_REQUISITE, true };
-	d[2] = (struct chain_step_desc){ CTL_SUFFICIENT, true };
+	d[0] = (struct chain_step_desc){CTL_REQUISITE, true};
+	d[1] = (struct chain_step_desc){CTL_REQUISITE, true};
+	d[2] = (struct chain_step_desc){CTL_SUFFICIENT, true};
 	ck_assert_int_eq(chain_check("x", d, 3, err, sizeof err), 0);
 	/* ...but not two continuing interactive steps after them. */
-	d[3] = (struct chain_step_desc){ CTL_REQUIRED, true };
+	d[3] = (struct chain_step_desc){CTL_REQUIRED, true};
 	ck_assert_int_eq(chain_check("x", d, 4, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "step 3 (interactive, sufficient)") != NULL &&
-	              strstr(err, "lead to step 4 ") != NULL, "%s", err);
+	                      strstr(err, "lead to step 4 ") != NULL,
+	              "%s", err);
 
 	d[0].control = (enum chain_control)42;
 	ck_assert_int_eq(chain_check("x", d, 1, err, sizeof err), -1);
@@ -374,8 +378,7 @@ START_TEST(test_control_names)
 	ck_assert_int_eq(chain_control_parse("include"), -1);
 	ck_assert_int_eq(chain_control_parse(NULL), -1);
 	for (int c = CTL_REQUIRED; c <= CTL_OPTIONAL; c++)
-		ck_assert_int_eq(chain_control_parse(
-			chain_control_name((enum chain_control)c)), c);
+		ck_assert_int_eq(chain_control_parse(chain_control_name((enum chain_control)c)), c);
 	ck_assert_str_eq(chain_control_name((enum chain_control)17), "?");
 }
 END_TEST
@@ -406,8 +409,7 @@ th_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
 	if (th_loglen + 2 >= sizeof th_logbuf)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(th_logbuf + th_loglen, sizeof th_logbuf - th_loglen - 1,
-	              fmt, ap);
+	n = vsnprintf(th_logbuf + th_loglen, sizeof th_logbuf - th_loglen - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
@@ -449,8 +451,7 @@ static int th_set_authn_id(pgs_conn *conn, const char *id)
 	return 0;
 }
 
-static int th_wbuf_auth(pgs_wbuf *out, uint32_t code, const void *data,
-                        size_t len)
+static int th_wbuf_auth(pgs_wbuf *out, uint32_t code, const void *data, size_t len)
 {
 	(void)data;
 	(void)len;
@@ -460,20 +461,20 @@ static int th_wbuf_auth(pgs_wbuf *out, uint32_t code, const void *data,
 }
 
 static const pgs_host test_host = {
-	.size = sizeof(pgs_host),
-	.abi_major = PGS_ABI_MAJOR,
-	.abi_minor = PGS_ABI_MINOR,
-	.host_version = PACKAGE_STRING,
-	.log = th_log,
-	.alloc = th_alloc,
-	.free = free,
-	.cfg_str = modcfg_str,
-	.cfg_int = modcfg_int,
-	.cfg_bool = modcfg_bool,
-	.cfg_where = modcfg_where,
-	.conn_param = th_conn_param,
-	.set_authn_id = th_set_authn_id,
-	.wbuf_auth = th_wbuf_auth,
+        .size = sizeof(pgs_host),
+        .abi_major = PGS_ABI_MAJOR,
+        .abi_minor = PGS_ABI_MINOR,
+        .host_version = PACKAGE_STRING,
+        .log = th_log,
+        .alloc = th_alloc,
+        .free = free,
+        .cfg_str = modcfg_str,
+        .cfg_int = modcfg_int,
+        .cfg_bool = modcfg_bool,
+        .cfg_where = modcfg_where,
+        .conn_param = th_conn_param,
+        .set_authn_id = th_set_authn_id,
+        .wbuf_auth = th_wbuf_auth,
 };
 
 /* ============================================================ config */
@@ -497,16 +498,14 @@ static char *tconf_where(struct tconf *t, const config_setting_t *s)
 	char *w;
 
 	ck_assert_int_lt(t->nwhere, 64);
-	snprintf(buf, sizeof buf, "%s:%d", t->path,
-	         config_setting_source_line(s));
+	snprintf(buf, sizeof buf, "%s:%d", t->path, config_setting_source_line(s));
 	w = t->where[t->nwhere++];
 	memcpy(w, buf, sizeof buf);
 	return w;
 }
 
-static void tconf_chain(struct tconf *t, struct cfg_chain *c,
-                        struct cfg_chain_step *steps, config_setting_t *list,
-                        const char *name)
+static void tconf_chain(struct tconf *t, struct cfg_chain *c, struct cfg_chain_step *steps,
+                        config_setting_t *list, const char *name)
 {
 	int n = config_setting_length(list);
 
@@ -544,9 +543,8 @@ static void tconf_load(struct tconf *t, const char *text)
 	fputs(text, f);
 	fclose(f);
 	config_init(&t->lc);
-	ck_assert_msg(config_read_file(&t->lc, t->path) == CONFIG_TRUE,
-	              "%s:%d: %s", t->path, config_error_line(&t->lc),
-	              config_error_text(&t->lc));
+	ck_assert_msg(config_read_file(&t->lc, t->path) == CONFIG_TRUE, "%s:%d: %s", t->path,
+	              config_error_line(&t->lc), config_error_text(&t->lc));
 
 	t->cfg.module_path = MODDIR;
 	mods = config_lookup(&t->lc, "modules");
@@ -569,16 +567,14 @@ static void tconf_load(struct tconf *t, const char *text)
 		config_setting_t *l = config_setting_get_elem(chains, (unsigned)i);
 
 		ck_assert_int_lt(i, 8);
-		tconf_chain(t, &t->chains[i], t->steps[i], l,
-		            config_setting_name(l));
+		tconf_chain(t, &t->chains[i], t->steps[i], l, config_setting_name(l));
 		t->cfg.nchains++;
 	}
 	t->cfg.chains = t->chains;
 
 	def = config_lookup(&t->lc, "default_chain");
 	if (def != NULL)
-		tconf_chain(t, &t->cfg.default_chain, t->steps[8], def,
-		            "default");
+		tconf_chain(t, &t->cfg.default_chain, t->steps[8], def, "default");
 }
 
 static void tconf_free(struct tconf *t)
@@ -616,9 +612,8 @@ static void mem_conn_free(void *mod, pgs_conn *conn, void *state)
 	mem_conn_free_calls++;
 }
 
-static enum pgs_step mem_step_done(void *mod, pgs_conn *conn, void *state,
-                                   const uint8_t *in, size_t in_len,
-                                   pgs_wbuf *out, const char **logdetail)
+static enum pgs_step mem_step_done(void *mod, pgs_conn *conn, void *state, const uint8_t *in,
+                                   size_t in_len, pgs_wbuf *out, const char **logdetail)
 {
 	(void)mod;
 	(void)conn;
@@ -631,42 +626,37 @@ static enum pgs_step mem_step_done(void *mod, pgs_conn *conn, void *state,
 }
 
 static const pgs_auth_ops mem_plain_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.conn_new = mem_conn_new,
-	.step = mem_step_done,
-	.conn_free = mem_conn_free,
+        .size = sizeof(pgs_auth_ops),
+        .conn_new = mem_conn_new,
+        .step = mem_step_done,
+        .conn_free = mem_conn_free,
 };
 
 static const pgs_auth_ops mem_inter_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.flags = PGS_AUTH_INTERACTIVE,
-	.step = mem_step_done,
+        .size = sizeof(pgs_auth_ops),
+        .flags = PGS_AUTH_INTERACTIVE,
+        .step = mem_step_done,
 };
 
 static const pgs_auth_ops mem_old_auth = {
-	.size = 8,
-	.step = mem_step_done,
+        .size = 8,
+        .step = mem_step_done,
 };
 
 static const pgs_auth_ops mem_newfail_auth = {
-	.size = sizeof(pgs_auth_ops),
-	.conn_new = mem_conn_new_fails,
-	.step = mem_step_done,
-	.conn_free = mem_conn_free,
+        .size = sizeof(pgs_auth_ops),
+        .conn_new = mem_conn_new_fails,
+        .step = mem_step_done,
+        .conn_free = mem_conn_free,
 };
 
-static const pgs_cred_ops mem_cred = { .size = sizeof(pgs_cred_ops) };
+static const pgs_cred_ops mem_cred = {.size = sizeof(pgs_cred_ops)};
 
-static const pgs_module mem_plain = { PGS_MODULE_INIT("plain", "0"),
-	                              .auth = &mem_plain_auth };
-static const pgs_module mem_inter = { PGS_MODULE_INIT("inter", "0"),
-	                              .auth = &mem_inter_auth };
-static const pgs_module mem_noauth = { PGS_MODULE_INIT("noauth", "0"),
-	                               .cred = &mem_cred };
-static const pgs_module mem_old = { PGS_MODULE_INIT("old", "0"),
-	                            .auth = &mem_old_auth };
-static const pgs_module mem_newfail = { PGS_MODULE_INIT("newfail", "0"),
-	                                .auth = &mem_newfail_auth };
+static const pgs_module mem_plain = {PGS_MODULE_INIT("plain", "0"), .auth = &mem_plain_auth};
+static const pgs_module mem_inter = {PGS_MODULE_INIT("inter", "0"), .auth = &mem_inter_auth};
+static const pgs_module mem_noauth = {PGS_MODULE_INIT("noauth", "0"), .cred = &mem_cred};
+static const pgs_module mem_old = {PGS_MODULE_INIT("old", "0"), .auth = &mem_old_auth};
+static const pgs_module mem_newfail = {PGS_MODULE_INIT("newfail", "0"), .auth = &mem_newfail_auth};
 
 /* A module set built in memory, one instance per descriptor, each named
  * after its descriptor; released by modload_set_unref() like a real one.
@@ -674,7 +664,7 @@ static const pgs_module mem_newfail = { PGS_MODULE_INIT("newfail", "0"),
 static struct mod_set *mem_set(bool with_old)
 {
 	static const pgs_module *const descs[] = {
-		&mem_plain, &mem_inter, &mem_noauth, &mem_newfail, &mem_old,
+	        &mem_plain, &mem_inter, &mem_noauth, &mem_newfail, &mem_old,
 	};
 	size_t n = sizeof descs / sizeof descs[0] - (with_old ? 0 : 1);
 	struct mod_set *set = calloc(1, sizeof *set);
@@ -730,8 +720,7 @@ START_TEST(test_chainset_resolve)
 	ck_assert(c->descs[1].interactive);
 	ck_assert_str_eq(c->steps[1].where, t.steps[0][1].where);
 	/* Step options come from the step's own group. */
-	ck_assert_str_eq(chainset_step_option(&c->steps[0], "realm"),
-	                 "EXAMPLE");
+	ck_assert_str_eq(chainset_step_option(&c->steps[0], "realm"), "EXAMPLE");
 	ck_assert_ptr_null(chainset_step_option(&c->steps[0], "n"));
 	ck_assert_ptr_null(chainset_step_option(&c->steps[0], "absent"));
 	ck_assert_ptr_null(chainset_step_option(&c->steps[1], "realm"));
@@ -839,10 +828,8 @@ END_TEST
 
 /* Drive a runtime chain like the daemon: answers[] are the client's
  * replies to NEED_INPUT; details collects "step:detail;" per step. */
-static enum chainset_status run_chain(struct chainset_run *run,
-                                      const struct chainset_chain *c,
-                                      pgs_conn *conn, pgs_wbuf *out,
-                                      const char *const *answers,
+static enum chainset_status run_chain(struct chainset_run *run, const struct chainset_chain *c,
+                                      pgs_conn *conn, pgs_wbuf *out, const char *const *answers,
                                       char *details, size_t dlen)
 {
 	enum chainset_status st = chainset_run_start(run, c);
@@ -861,8 +848,7 @@ static enum chainset_status run_chain(struct chainset_run *run,
 		if (detail != NULL) {
 			size_t l = strlen(details);
 
-			snprintf(details + l, dlen - l, "%zu:%s;", run->last,
-			         detail);
+			snprintf(details + l, dlen - l, "%zu:%s;", run->last, detail);
 		}
 		if (st == CHAINSET_NEED_INPUT) {
 			if (answers == NULL || *answers == NULL)
@@ -881,8 +867,8 @@ START_TEST(test_run_conn_new_fails)
 	struct mod_set *mods = mem_set(false);
 	struct chainset *cs;
 	struct chainset_run run;
-	struct pgs_conn conn = { .user = "bob" };
-	struct pgs_wbuf out = { 0 };
+	struct pgs_conn conn = {.user = "bob"};
+	struct pgs_wbuf out = {0};
 	char err[512], details[256];
 
 	tconf_load(&t, "chains = {\n"
@@ -891,24 +877,22 @@ START_TEST(test_run_conn_new_fails)
 	               "};\n");
 	cs = chainset_build(&t.cfg, mods, err, sizeof err);
 	ck_assert_msg(cs != NULL, "%s", err);
-	ck_assert_int_eq(run_chain(&run, chainset_find(cs, "c"), &conn, &out,
-	                           NULL, details, sizeof details),
-	                 CHAINSET_SUCCESS);
+	ck_assert_int_eq(
+	        run_chain(&run, chainset_find(cs, "c"), &conn, &out, NULL, details, sizeof details),
+	        CHAINSET_SUCCESS);
 	ck_assert_str_eq(details, "0:module could not set up the connection;");
 	/* conn_free only follows a successful conn_new. */
 	ck_assert_int_eq(mem_conn_new_calls, 1);
 	ck_assert_int_eq(mem_conn_free_calls, 1);
 
 	/* A client message when no step asked for one: failure. */
-	ck_assert_int_eq(chainset_run_start(&run, chainset_find(cs, "plain")),
-	                 CHAINSET_NEXT);
+	ck_assert_int_eq(chainset_run_start(&run, chainset_find(cs, "plain")), CHAINSET_NEXT);
 	{
 		const char *detail = NULL;
 
-		ck_assert_int_eq(chainset_run_step(&run, &conn,
-		                                   (const uint8_t *)"x", 2,
-		                                   &out, &detail),
-		                 CHAINSET_FAILURE);
+		ck_assert_int_eq(
+		        chainset_run_step(&run, &conn, (const uint8_t *)"x", 2, &out, &detail),
+		        CHAINSET_FAILURE);
 		ck_assert_str_eq(detail, "unexpected authentication message");
 	}
 	ck_assert_int_eq(mem_conn_new_calls, 1);
@@ -947,94 +931,91 @@ static void unload_all(struct loaded *l)
 }
 
 static const char trust_reject_conf[] =
-	"modules = {\n"
-	"  trust = { path = \"trust\"; };\n"
-	"  reject = { path = \"reject\"; };\n"
-	"};\n"
-	"chains = {\n"
-	"  lenient = ( { use = \"reject\"; control = \"sufficient\"; },\n"
-	"              { use = \"trust\"; control = \"required\"; } );\n"
-	"  strict = ( { use = \"trust\"; control = \"requisite\"; },\n"
-	"             { use = \"reject\"; control = \"required\"; } );\n"
-	"};\n";
+        "modules = {\n"
+        "  trust = { path = \"trust\"; };\n"
+        "  reject = { path = \"reject\"; };\n"
+        "};\n"
+        "chains = {\n"
+        "  lenient = ( { use = \"reject\"; control = \"sufficient\"; },\n"
+        "              { use = \"trust\"; control = \"required\"; } );\n"
+        "  strict = ( { use = \"trust\"; control = \"requisite\"; },\n"
+        "             { use = \"reject\"; control = \"required\"; } );\n"
+        "};\n";
 
 START_TEST(test_trust_reject)
 {
 	struct loaded l;
 	struct chainset_run run;
-	struct pgs_conn conn = { .user = "alice" };
-	struct pgs_wbuf out = { 0 };
+	struct pgs_conn conn = {.user = "alice"};
+	struct pgs_wbuf out = {0};
 	char details[256];
 
 	load_all(&l, trust_reject_conf);
 
 	/* reject (sufficient) fails, trust (required) succeeds. */
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "lenient"), &conn,
-	                           &out, NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "lenient"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_SUCCESS);
 	ck_assert_str_eq(details, "0:rejected by module reject;");
 	ck_assert_str_eq(conn.authn_id, "alice");
 
 	/* trust (requisite) succeeds, reject (required) fails. */
 	memset(conn.authn_id, 0, sizeof conn.authn_id);
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "strict"), &conn,
-	                           &out, NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "strict"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_FAILURE);
 	ck_assert_str_eq(details, "1:rejected by module reject;");
 	ck_assert_uint_eq(run.last, 1);
 
 	/* The modules alone, through their synthesised chains. */
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "trust"), &conn,
-	                           &out, NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "trust"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_SUCCESS);
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "reject"), &conn,
-	                           &out, NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "reject"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_FAILURE);
 
 	/* trust without a user name fails closed. */
 	conn.user = NULL;
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "trust"), &conn,
-	                           &out, NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "trust"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_FAILURE);
-	ck_assert_str_eq(details,
-	                 "0:trust: no user name in the startup packet;");
+	ck_assert_str_eq(details, "0:trust: no user name in the startup packet;");
 	/* Neither module ever talked to the client. */
 	ck_assert_int_eq(out.nauth, 0);
 	unload_all(&l);
 }
 END_TEST
 
-static const char counting_conf[] =
-	"modules = {\n"
-	"  cnt = { path = \"fx_counting\"; };\n"
-	"  slow = { path = \"fx_counting\"; mode = \"pending\"; };\n"
-	"  trust = { path = \"trust\"; };\n"
-	"};\n"
-	"chains = {\n"
-	"  c = ( { use = \"cnt\"; control = \"requisite\"; },\n"
-	"        { use = \"trust\"; control = \"required\"; } );\n"
-	"};\n";
+static const char counting_conf[] = "modules = {\n"
+                                    "  cnt = { path = \"fx_counting\"; };\n"
+                                    "  slow = { path = \"fx_counting\"; mode = \"pending\"; };\n"
+                                    "  trust = { path = \"trust\"; };\n"
+                                    "};\n"
+                                    "chains = {\n"
+                                    "  c = ( { use = \"cnt\"; control = \"requisite\"; },\n"
+                                    "        { use = \"trust\"; control = \"required\"; } );\n"
+                                    "};\n";
 
 START_TEST(test_disconnect_mid_chain)
 {
 	struct loaded l;
 	struct chainset_run run;
-	struct pgs_conn conn = { .user = "carol" };
-	struct pgs_wbuf out = { 0 };
+	struct pgs_conn conn = {.user = "carol"};
+	struct pgs_wbuf out = {0};
 	const char *detail = NULL;
 	char details[256];
 
 	load_all(&l, counting_conf);
 	/* The module asks for a password; the client never answers. */
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out,
-	                           NULL, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out, NULL, details,
+	                           sizeof details),
 	                 CHAINSET_NEED_INPUT);
 	ck_assert_int_eq(out.nauth, 1);
 	ck_assert_uint_eq(out.last_code, 3);
 	ck_assert_int_eq(th_log_count("fx_counting conn_new"), 1);
 	ck_assert_int_eq(th_log_count("fx_counting conn_free"), 0);
-	ck_assert_ptr_eq(chainset_run_current(&run),
-	                 &chainset_find(l.cs, "c")->steps[0]);
+	ck_assert_ptr_eq(chainset_run_current(&run), &chainset_find(l.cs, "c")->steps[0]);
 
 	/* The client vanishes: the daemon aborts the run. */
 	chainset_run_abort(&run, &conn);
@@ -1043,8 +1024,7 @@ START_TEST(test_disconnect_mid_chain)
 	ck_assert_int_eq(th_log_count("fx_counting conn_free"), 1);
 	ck_assert_ptr_null(chainset_run_current(&run));
 	/* A finished run calls no module anymore. */
-	ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out, &detail),
-	                 CHAINSET_FAILURE);
+	ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out, &detail), CHAINSET_FAILURE);
 	ck_assert_int_eq(th_log_count("fx_counting conn_new"), 1);
 	ck_assert_str_eq(conn.authn_id, "");
 	unload_all(&l);
@@ -1053,17 +1033,17 @@ END_TEST
 
 START_TEST(test_counting_complete)
 {
-	static const char *const good[] = { "ok", NULL };
-	static const char *const bad[] = { "nope", NULL };
+	static const char *const good[] = {"ok", NULL};
+	static const char *const bad[] = {"nope", NULL};
 	struct loaded l;
 	struct chainset_run run;
-	struct pgs_conn conn = { .user = "dave" };
-	struct pgs_wbuf out = { 0 };
+	struct pgs_conn conn = {.user = "dave"};
+	struct pgs_wbuf out = {0};
 	char details[256];
 
 	load_all(&l, counting_conf);
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out,
-	                           good, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out, good, details,
+	                           sizeof details),
 	                 CHAINSET_SUCCESS);
 	ck_assert_str_eq(details, "");
 	ck_assert_str_eq(conn.authn_id, "dave");
@@ -1074,8 +1054,8 @@ START_TEST(test_counting_complete)
 	ck_assert_int_eq(th_log_count("fx_counting conn_free"), 1);
 
 	/* Wrong answer: the requisite step stops the chain. */
-	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out,
-	                           bad, details, sizeof details),
+	ck_assert_int_eq(run_chain(&run, chainset_find(l.cs, "c"), &conn, &out, bad, details,
+	                           sizeof details),
 	                 CHAINSET_FAILURE);
 	ck_assert_str_eq(details, "0:fx_counting: wrong answer;");
 	ck_assert_int_eq(th_log_count("fx_counting conn_new"), 2);
@@ -1085,14 +1065,13 @@ START_TEST(test_counting_complete)
 	{
 		const char *detail = NULL;
 
-		ck_assert_int_eq(chainset_run_start(&run,
-		                                    chainset_find(l.cs, "slow")),
+		ck_assert_int_eq(chainset_run_start(&run, chainset_find(l.cs, "slow")),
 		                 CHAINSET_NEXT);
-		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out,
-		                                   &detail), CHAINSET_PENDING);
+		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out, &detail),
+		                 CHAINSET_PENDING);
 		ck_assert_int_eq(th_log_count("fx_counting conn_free"), 2);
-		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out,
-		                                   &detail), CHAINSET_SUCCESS);
+		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out, &detail),
+		                 CHAINSET_SUCCESS);
 		ck_assert_ptr_null(detail);
 		ck_assert_int_eq(th_log_count("fx_counting conn_new"), 3);
 		ck_assert_int_eq(th_log_count("fx_counting conn_free"), 3);
@@ -1102,11 +1081,10 @@ START_TEST(test_counting_complete)
 	{
 		const char *detail = NULL;
 
-		ck_assert_int_eq(chainset_run_start(&run,
-		                                    chainset_find(l.cs, "slow")),
+		ck_assert_int_eq(chainset_run_start(&run, chainset_find(l.cs, "slow")),
 		                 CHAINSET_NEXT);
-		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out,
-		                                   &detail), CHAINSET_PENDING);
+		ck_assert_int_eq(chainset_run_step(&run, &conn, NULL, 0, &out, &detail),
+		                 CHAINSET_PENDING);
 		chainset_run_abort(&run, &conn);
 		ck_assert_int_eq(th_log_count("fx_counting conn_new"), 4);
 		ck_assert_int_eq(th_log_count("fx_counting conn_free"), 4);
@@ -1136,11 +1114,13 @@ START_TEST(test_real_interactive_refused)
 	ck_assert_msg(mods != NULL, "%s", err);
 	cs = chainset_build(&t.cfg, mods, err, sizeof err);
 	ck_assert_ptr_null(cs);
-	snprintf(want, sizeof want, "%s:8: chain \"twice\": step 1 "
+	snprintf(want, sizeof want,
+	         "%s:8: chain \"twice\": step 1 "
 	         "(interactive, sufficient) may fail after talking to the "
 	         "client and lead to step 2 (interactive): the protocol cannot "
 	         "switch mechanisms; make step 1 requisite or reorder the "
-	         "chain", t.path);
+	         "chain",
+	         t.path);
 	ck_assert_str_eq(err, want);
 	modload_set_unref(mods);
 	tconf_free(&t);
@@ -1162,8 +1142,7 @@ static Suite *chain_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("evaluator");
-	tcase_add_loop_test(tc, test_matrix, 0,
-	                    (int)(sizeof matrix / sizeof matrix[0]));
+	tcase_add_loop_test(tc, test_matrix, 0, (int)(sizeof matrix / sizeof matrix[0]));
 	tcase_add_test(tc, test_combinations);
 	tcase_add_test(tc, test_optional_decides_alone);
 	tcase_add_test(tc, test_all_ignore_and_empty);

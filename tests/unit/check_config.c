@@ -36,14 +36,12 @@ static void tmp_setup(void)
 {
 	const char *t = getenv("TMPDIR");
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/pgs-check-config-XXXXXX",
-	         t && *t ? t : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/pgs-check-config-XXXXXX", t && *t ? t : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	errbuf[0] = '\0';
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-                  struct FTW *ftw)
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
@@ -116,10 +114,9 @@ static bool has_err(const char *rel, int line, const char *msg)
 	return false;
 }
 
-#define assert_err(rel, line, msg)                                          \
-	ck_assert_msg(has_err(rel, line, msg),                              \
-	              "expected \"%s:%d: ...%s...\" in:\n%s", rel, line, msg,  \
-	              errbuf)
+#define assert_err(rel, line, msg)                                                                \
+	ck_assert_msg(has_err(rel, line, msg), "expected \"%s:%d: ...%s...\" in:\n%s", rel, line, \
+	              msg, errbuf)
 
 static int count_lines(const char *s)
 {
@@ -133,9 +130,8 @@ static int count_lines(const char *s)
 	return n;
 }
 
-#define assert_nerr(n)                                                      \
-	ck_assert_msg(count_lines(errbuf) == (n),                           \
-	              "expected %d errors, got %d:\n%s", (n),                  \
+#define assert_nerr(n)                                                                    \
+	ck_assert_msg(count_lines(errbuf) == (n), "expected %d errors, got %d:\n%s", (n), \
 	              count_lines(errbuf), errbuf)
 
 /* Load tmpdir/main.conf expecting failure. */
@@ -194,8 +190,7 @@ START_TEST(test_issue_config)
 	ck_assert_uint_eq(cfg->nmodules, 1);
 	ck_assert_str_eq(cfg->modules[0].name, "trust");
 	ck_assert_str_eq(cfg->modules[0].path, "trust.so");
-	ck_assert_str_eq(cfg->modules[0].full_path,
-	                 "/usr/local/lib/pgsluice/trust.so");
+	ck_assert_str_eq(cfg->modules[0].full_path, "/usr/local/lib/pgsluice/trust.so");
 	ck_assert_ptr_nonnull(cfg->modules[0].group);
 	ck_assert(ends_with(cfg->modules[0].where, "issue/pgsluice.conf:7"));
 
@@ -226,8 +221,7 @@ START_TEST(test_issue_config)
 	ck_assert_uint_eq(cfg->default_chain.nsteps, 1);
 	ck_assert_str_eq(cfg->default_chain.steps[0].use, "trust");
 	ck_assert_int_eq(cfg->default_chain.steps[0].control, CTL_REQUIRED);
-	ck_assert(ends_with(cfg->default_chain.steps[0].where,
-	                    "issue/pgsluice.conf:13"));
+	ck_assert(ends_with(cfg->default_chain.steps[0].where, "issue/pgsluice.conf:13"));
 
 	/* not in the file: defaults */
 	ck_assert_int_eq(cfg->query_wait_timeout, 120000);
@@ -334,7 +328,7 @@ END_TEST
 START_TEST(test_shipped_config)
 {
 	struct pgs_config *cfg = load_good(TEST_SRCDIR "/../pgsluice.conf");
-	const char *want[] = { "trust", "reject", "scram", "password" };
+	const char *want[] = {"trust", "reject", "scram", "password"};
 	size_t i, k;
 
 	ck_assert_uint_eq(cfg->nfiles, 5);
@@ -438,18 +432,18 @@ END_TEST
 
 START_TEST(test_wrong_types)
 {
-	put("main.conf",
-	    "listen = ( { host = 1; port = 6432; } );\n"
-	    "workers = \"2\";\n"
-	    "log = { connections = 1; level = 3; };\n"
-	    "servers = { name = \"a\"; };\n"
-	    "pools = ( { database = \"d\"; user = \"u\"; server = \"a\"; max_size = 2.5; mode = 1; } );\n"
-	    "server_idle_timeout = \"10\";\n"
-	    "modules = { m = \"x.so\"; };\n"
-	    "chains = { c = { use = \"m\"; }; };\n"
-	    "unix_socket_dir = 5;\n"
-	    "auth = ( 1 );\n"
-	    "listen2 = 1;\n");
+	put("main.conf", "listen = ( { host = 1; port = 6432; } );\n"
+	                 "workers = \"2\";\n"
+	                 "log = { connections = 1; level = 3; };\n"
+	                 "servers = { name = \"a\"; };\n"
+	                 "pools = ( { database = \"d\"; user = \"u\"; server = \"a\"; max_size = "
+	                 "2.5; mode = 1; } );\n"
+	                 "server_idle_timeout = \"10\";\n"
+	                 "modules = { m = \"x.so\"; };\n"
+	                 "chains = { c = { use = \"m\"; }; };\n"
+	                 "unix_socket_dir = 5;\n"
+	                 "auth = ( 1 );\n"
+	                 "listen2 = 1;\n");
 	load_bad();
 	assert_err("main.conf", 1, "listen[0].host: expected a string, got an integer");
 	assert_err("main.conf", 2, "workers: expected an integer, got a string");
@@ -458,7 +452,8 @@ START_TEST(test_wrong_types)
 	assert_err("main.conf", 4, "servers: expected a list of groups");
 	assert_err("main.conf", 5, "pools[0].max_size: expected an integer, got a float");
 	assert_err("main.conf", 5, "pools[0].mode: expected a string, got an integer");
-	assert_err("main.conf", 6, "server_idle_timeout: expected a number of seconds, got a string");
+	assert_err("main.conf", 6,
+	           "server_idle_timeout: expected a number of seconds, got a string");
 	assert_err("main.conf", 7, "modules.m: expected a group");
 	assert_err("main.conf", 8, "chains.c: expected a list of steps");
 	assert_err("main.conf", 9, "unix_socket_dir: expected a string, got an integer");
@@ -501,11 +496,13 @@ END_TEST
 
 START_TEST(test_pool_sizes)
 {
-	put("main.conf", BASE
-	    "servers = ( { name = \"a\"; host = \"h\"; } );\n"
-	    "pools = ( { database = \"d1\"; user = \"u\"; server = \"a\"; min_size = 5; max_size = 2; },\n"
-	    "  { database = \"d2\"; user = \"u\"; server = \"a\"; initial_size = 21; },\n"
-	    "  { database = \"d3\"; user = \"u\"; server = \"a\"; max_size = 1; min_size = 1; initial_size = 1; } );\n");
+	put("main.conf",
+	    BASE "servers = ( { name = \"a\"; host = \"h\"; } );\n"
+	         "pools = ( { database = \"d1\"; user = \"u\"; server = \"a\"; min_size = 5; "
+	         "max_size = 2; },\n"
+	         "  { database = \"d2\"; user = \"u\"; server = \"a\"; initial_size = 21; },\n"
+	         "  { database = \"d3\"; user = \"u\"; server = \"a\"; max_size = 1; min_size = 1; "
+	         "initial_size = 1; } );\n");
 	load_bad();
 	assert_err("main.conf", 3, "pools[0]: min_size (5) is greater than max_size (2)");
 	assert_err("main.conf", 4, "pools[1]: initial_size (21) is greater than max_size (20)");
@@ -515,10 +512,9 @@ END_TEST
 
 START_TEST(test_pool_unknown_server)
 {
-	put("main.conf", BASE
-	    "servers = ( { name = \"a\"; host = \"h\"; } );\n"
-	    "pools = ( { database = \"d\"; user = \"u\";\n"
-	    "            server = \"b\"; } );\n");
+	put("main.conf", BASE "servers = ( { name = \"a\"; host = \"h\"; } );\n"
+	                      "pools = ( { database = \"d\"; user = \"u\";\n"
+	                      "            server = \"b\"; } );\n");
 	load_bad();
 	assert_err("main.conf", 4, "pools[0].server: no server named \"b\"");
 	assert_nerr(1);
@@ -529,8 +525,8 @@ START_TEST(test_pool_server_in_later_file)
 {
 	struct pgs_config *cfg;
 
-	put("main.conf", BASE
-	    "pools = ( { database = \"d\"; user = \"u\"; server = \"late\"; } );\n");
+	put("main.conf",
+	    BASE "pools = ( { database = \"d\"; user = \"u\"; server = \"late\"; } );\n");
 	put("conf.d/50-servers.conf",
 	    "servers = ( { name = \"early\"; host = \"h1\"; },\n"
 	    "            { name = \"late\"; host = \"h2\"; port = 5555; } );\n");
@@ -543,13 +539,12 @@ END_TEST
 
 START_TEST(test_chain_errors)
 {
-	put("main.conf", BASE
-	    "modules = { m = { path = \"m.so\"; }; };\n"
-	    "chains = { c = ( { use = \"m\"; control = \"sufficient\"; },\n"
-	    "               { use = \"nope\"; },\n"
-	    "               { use = \"m\"; control = \"maybe\"; },\n"
-	    "               { control = \"optional\"; } ); };\n"
-	    "auth = { default_chain = ( { use = \"ghost\"; } ); };\n");
+	put("main.conf", BASE "modules = { m = { path = \"m.so\"; }; };\n"
+	                      "chains = { c = ( { use = \"m\"; control = \"sufficient\"; },\n"
+	                      "               { use = \"nope\"; },\n"
+	                      "               { use = \"m\"; control = \"maybe\"; },\n"
+	                      "               { control = \"optional\"; } ); };\n"
+	                      "auth = { default_chain = ( { use = \"ghost\"; } ); };\n");
 	load_bad();
 	assert_err("main.conf", 4, "chains.c[1].use: no module instance named \"nope\"");
 	assert_err("main.conf", 5, "chains.c[2].control: unknown control \"maybe\"");
@@ -563,12 +558,11 @@ START_TEST(test_duplicates_in_one_file)
 {
 	char first[PATH_MAX + 64];
 
-	put("main.conf", BASE
-	    "servers = ( { name = \"a\"; host = \"h1\"; },\n"
-	    "            { name = \"b\"; host = \"h2\"; },\n"
-	    "            { name = \"a\"; host = \"h3\"; } );\n"
-	    "pools = ( { database = \"d\"; user = \"u\"; server = \"a\"; },\n"
-	    "          { database = \"d\"; user = \"u\"; server = \"b\"; } );\n");
+	put("main.conf", BASE "servers = ( { name = \"a\"; host = \"h1\"; },\n"
+	                      "            { name = \"b\"; host = \"h2\"; },\n"
+	                      "            { name = \"a\"; host = \"h3\"; } );\n"
+	                      "pools = ( { database = \"d\"; user = \"u\"; server = \"a\"; },\n"
+	                      "          { database = \"d\"; user = \"u\"; server = \"b\"; } );\n");
 	load_bad();
 	snprintf(first, sizeof(first), "(first defined at %s/main.conf:2)", tmpdir);
 	assert_err("main.conf", 4, "servers[2].name: duplicate server name \"a\"");
@@ -580,13 +574,12 @@ END_TEST
 
 START_TEST(test_missing_required)
 {
-	put("main.conf",
-	    "listen = ( { host = \"::1\"; } );\n"
-	    "servers = ( { name = \"a\"; }, { host = \"h\"; } );\n"
-	    "pools = ( { database = \"d\"; server = \"a\"; } );\n"
-	    "modules = { m = { opt = 1; }; };\n"
-	    "auth = { default_chain = ( { control = \"required\"; } ); };\n"
-	    "unix_socket_dir = \"/tmp\";\n");
+	put("main.conf", "listen = ( { host = \"::1\"; } );\n"
+	                 "servers = ( { name = \"a\"; }, { host = \"h\"; } );\n"
+	                 "pools = ( { database = \"d\"; server = \"a\"; } );\n"
+	                 "modules = { m = { opt = 1; }; };\n"
+	                 "auth = { default_chain = ( { control = \"required\"; } ); };\n"
+	                 "unix_socket_dir = \"/tmp\";\n");
 	load_bad();
 	assert_err("main.conf", 1, "listen[0]: missing required setting \"port\"");
 	assert_err("main.conf", 2, "servers[0]: missing required setting \"host\"");
@@ -631,12 +624,11 @@ END_TEST
 
 START_TEST(test_several_errors_one_file)
 {
-	put("main.conf", BASE
-	    "workers = -1;\n"
-	    "max_client_conn = \"many\";\n"
-	    "log = { level = \"loud\"; };\n"
-	    "bogus = 1;\n"
-	    "servers = ( { name = \"a\"; host = \"h\"; port = 0; } );\n");
+	put("main.conf", BASE "workers = -1;\n"
+	                      "max_client_conn = \"many\";\n"
+	                      "log = { level = \"loud\"; };\n"
+	                      "bogus = 1;\n"
+	                      "servers = ( { name = \"a\"; host = \"h\"; port = 0; } );\n");
 	load_bad();
 	assert_nerr(5);
 	assert_err("main.conf", 2, "workers:");
@@ -722,15 +714,15 @@ START_TEST(test_find_pool_precedence)
 	struct pgs_config *cfg;
 	const struct cfg_pool *p;
 
-	put("main.conf", BASE
-	    "servers = ( { name = \"s\"; host = \"h\"; } );\n"
-	    "pools = (\n"
-	    "  { database = \"*\"; user = \"*\"; server = \"s\"; max_size = 1; },\n"
-	    "  { database = \"app\"; user = \"*\"; server = \"s\"; max_size = 2; },\n"
-	    "  { database = \"*\"; user = \"bob\"; server = \"s\"; max_size = 3; },\n"
-	    "  { database = \"app\"; user = \"bob\"; server = \"s\"; max_size = 4; },\n"
-	    "  { database = \"other\"; user = \"alice\"; server = \"s\"; max_size = 5; }\n"
-	    ");\n");
+	put("main.conf",
+	    BASE "servers = ( { name = \"s\"; host = \"h\"; } );\n"
+	         "pools = (\n"
+	         "  { database = \"*\"; user = \"*\"; server = \"s\"; max_size = 1; },\n"
+	         "  { database = \"app\"; user = \"*\"; server = \"s\"; max_size = 2; },\n"
+	         "  { database = \"*\"; user = \"bob\"; server = \"s\"; max_size = 3; },\n"
+	         "  { database = \"app\"; user = \"bob\"; server = \"s\"; max_size = 4; },\n"
+	         "  { database = \"other\"; user = \"alice\"; server = \"s\"; max_size = 5; }\n"
+	         ");\n");
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_int_eq(config_find_pool(cfg, "app", "bob")->max_size, 4);
 	ck_assert_int_eq(config_find_pool(cfg, "app", "carol")->max_size, 2);
@@ -743,9 +735,9 @@ START_TEST(test_find_pool_precedence)
 	config_free(cfg);
 
 	/* without a "*"/"*" pool, an unmatched pair has no pool */
-	put("main.conf", BASE
-	    "servers = ( { name = \"s\"; host = \"h\"; } );\n"
-	    "pools = ( { database = \"app\"; user = \"*\"; server = \"s\"; } );\n");
+	put("main.conf",
+	    BASE "servers = ( { name = \"s\"; host = \"h\"; } );\n"
+	         "pools = ( { database = \"app\"; user = \"*\"; server = \"s\"; } );\n");
 	cfg = load_good(tpath("main.conf"));
 	p = config_find_pool(cfg, "other", "bob");
 	ck_assert_ptr_null(p);
@@ -758,15 +750,14 @@ START_TEST(test_timeouts)
 {
 	struct pgs_config *cfg;
 
-	put("main.conf", BASE
-	    "query_wait_timeout = 5;\n"
-	    "server_idle_timeout = 0.25;\n"
-	    "server_lifetime = 10L;\n"
-	    "client_idle_timeout = 0;\n"
-	    "server_connect_timeout = 1.5;\n"
-	    "client_login_timeout = 0.001;\n"
-	    "shutdown_timeout = 1e1;\n"
-	    "server_reset_query = \"\";\n");
+	put("main.conf", BASE "query_wait_timeout = 5;\n"
+	                      "server_idle_timeout = 0.25;\n"
+	                      "server_lifetime = 10L;\n"
+	                      "client_idle_timeout = 0;\n"
+	                      "server_connect_timeout = 1.5;\n"
+	                      "client_login_timeout = 0.001;\n"
+	                      "shutdown_timeout = 1e1;\n"
+	                      "server_reset_query = \"\";\n");
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_int_eq(cfg->query_wait_timeout, 5000);
 	ck_assert_int_eq(cfg->server_idle_timeout, 250);
@@ -778,11 +769,11 @@ START_TEST(test_timeouts)
 	ck_assert_str_eq(cfg->server_reset_query, "");
 	config_free(cfg);
 
-	put("main.conf", BASE
-	    "query_wait_timeout = true;\n"
-	    "server_lifetime = 3000000000L;\n");
+	put("main.conf", BASE "query_wait_timeout = true;\n"
+	                      "server_lifetime = 3000000000L;\n");
 	load_bad();
-	assert_err("main.conf", 2, "query_wait_timeout: expected a number of seconds, got a boolean");
+	assert_err("main.conf", 2,
+	           "query_wait_timeout: expected a number of seconds, got a boolean");
 	assert_err("main.conf", 3, "server_lifetime: 3e+09 is out of range");
 }
 END_TEST
@@ -807,9 +798,9 @@ START_TEST(test_long_strings)
 	struct pgs_config *cfg;
 
 	ck_assert_ptr_nonnull(text);
-	snprintf(text, len, BASE
-	         "servers = ( { name = \"s\"; host = \"%s\"; } );\n"
-	         "modules = { m = { path = \"m.so\"; opt = \"%s\"; }; };\n",
+	snprintf(text, len,
+	         BASE "servers = ( { name = \"s\"; host = \"%s\"; } );\n"
+	              "modules = { m = { path = \"m.so\"; opt = \"%s\"; }; };\n",
 	         big, big);
 	put("main.conf", text);
 	load_bad();
@@ -817,15 +808,13 @@ START_TEST(test_long_strings)
 	assert_err("main.conf", 3, "modules.m.opt: string longer than 4096 bytes");
 	assert_nerr(2);
 
-	snprintf(text, len, BASE
-	         "modules = { m = { path = \"m.so\"; %s = 1; }; };\n", name);
+	snprintf(text, len, BASE "modules = { m = { path = \"m.so\"; %s = 1; }; };\n", name);
 	put("main.conf", text);
 	load_bad();
 	assert_err("main.conf", 2, "setting name longer than 4096 bytes");
 
 	/* exactly the limit is fine */
-	snprintf(text, len, BASE
-	         "servers = ( { name = \"s\"; host = \"%s\"; } );\n", ok);
+	snprintf(text, len, BASE "servers = ( { name = \"s\"; host = \"%s\"; } );\n", ok);
 	put("main.conf", text);
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_uint_eq(strlen(cfg->servers[0].host), PGS_CONFIG_MAX_STRING);
@@ -845,8 +834,8 @@ START_TEST(test_long_strings)
 		size_t off = 0;
 		int i;
 
-		off += (size_t)snprintf(text + off, len - off, BASE
-		                        "modules = { m = { path = \"m.so\"; o = ");
+		off += (size_t)snprintf(text + off, len - off,
+		                        BASE "modules = { m = { path = \"m.so\"; o = ");
 		for (i = 0; i < 40; i++)
 			off += (size_t)snprintf(text + off, len - off, "{ a = ");
 		off += (size_t)snprintf(text + off, len - off, "1;");
@@ -878,12 +867,13 @@ START_TEST(test_secret_never_printed)
 	char *text = malloc(len);
 
 	ck_assert_ptr_nonnull(text);
-	snprintf(text, len, BASE
-	         "servers = ( { name = \"s\"; host = \"h\"; } );\n"
-	         "pools = ( { database = \"d\"; user = \"u\"; server = \"nope\";\n"
-	         "            password = \"hunter2-secret\"; mode = \"bogus\"; },\n"
-	         "          { database = \"d2\"; user = \"u\"; server = \"s\";\n"
-	         "            password = \"%sSSSS\"; min_size = 50; } );\n", big);
+	snprintf(text, len,
+	         BASE "servers = ( { name = \"s\"; host = \"h\"; } );\n"
+	              "pools = ( { database = \"d\"; user = \"u\"; server = \"nope\";\n"
+	              "            password = \"hunter2-secret\"; mode = \"bogus\"; },\n"
+	              "          { database = \"d2\"; user = \"u\"; server = \"s\";\n"
+	              "            password = \"%sSSSS\"; min_size = 50; } );\n",
+	         big);
 	put("main.conf", text);
 	load_bad();
 	assert_err("main.conf", 4, "pools[0].mode: unknown pool mode \"bogus\"");
@@ -901,10 +891,9 @@ START_TEST(test_integer_literals)
 	struct pgs_config *cfg;
 
 	/* libconfig 1.5 would read these as 2 and 6536 */
-	put("main.conf",
-	    "listen = ( { port = 4294973832; } );\n"
-	    "workers = 4294967298;\n"
-	    "max_client_conn = 0x100001388;\n");
+	put("main.conf", "listen = ( { port = 4294973832; } );\n"
+	                 "workers = 4294967298;\n"
+	                 "max_client_conn = 0x100001388;\n");
 	load_bad();
 	assert_err("main.conf", 1, "integer 4294973832 is out of range");
 	assert_err("main.conf", 2, "integer 4294967298 is out of range");
@@ -913,15 +902,14 @@ START_TEST(test_integer_literals)
 
 	/* big digits in comments, strings, names, floats and L literals are
 	 * left alone */
-	put("main.conf", BASE
-	    "# workers = 99999999999;\n"
-	    "/* 99999999999\n"
-	    "   99999999999 */\n"
-	    "// 99999999999\n"
-	    "modules = { m = { path = \"m99999999999.so\"; k99999999999 = 5;\n"
-	    "  f = 99999999999.5; g = 1e20; h = 99999999999L; i = -2147483648;\n"
-	    "  j = 0xFFFFFFFF; k = \"\\\"99999999999\"; }; };\n"
-	    "workers = 4;\n");
+	put("main.conf", BASE "# workers = 99999999999;\n"
+	                      "/* 99999999999\n"
+	                      "   99999999999 */\n"
+	                      "// 99999999999\n"
+	                      "modules = { m = { path = \"m99999999999.so\"; k99999999999 = 5;\n"
+	                      "  f = 99999999999.5; g = 1e20; h = 99999999999L; i = -2147483648;\n"
+	                      "  j = 0xFFFFFFFF; k = \"\\\"99999999999\"; }; };\n"
+	                      "workers = 4;\n");
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_int_eq(cfg->workers, 4);
 	config_free(cfg);
@@ -984,8 +972,8 @@ START_TEST(test_include)
 	put("inc1.conf", "workers = 1;\n  @include \"sub\"\n");
 	put("main.conf", BASE "@include \"inc1.conf\"\n");
 	load_bad();
-	ck_assert_msg(strstr(errbuf, "inc1.conf:2: @include \"sub\": not a regular file"),
-	              "%s", errbuf);
+	ck_assert_msg(strstr(errbuf, "inc1.conf:2: @include \"sub\": not a regular file"), "%s",
+	              errbuf);
 
 	/* a commented-out include is not an include */
 	put("main.conf", BASE "# @include \"sub\"\n/*\n@include \"sub\"\n*/\n");
@@ -996,8 +984,7 @@ START_TEST(test_include)
 	put("inc2.conf", "workers = 7;\nbad_key = 1;\n");
 	put("main.conf", BASE "@include \"inc2.conf\"\n");
 	load_bad();
-	ck_assert_msg(strstr(errbuf, "inc2.conf:2: bad_key: unknown setting"),
-	              "%s", errbuf);
+	ck_assert_msg(strstr(errbuf, "inc2.conf:2: bad_key: unknown setting"), "%s", errbuf);
 	put("inc2.conf", "workers = 7;\n");
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_int_eq(cfg->workers, 7);
@@ -1007,16 +994,14 @@ START_TEST(test_include)
 	put("loop.conf", "@include \"loop.conf\"\n");
 	put("main.conf", BASE "@include \"loop.conf\"\n");
 	load_bad();
-	ck_assert_msg(strstr(errbuf, "loop.conf:1: include file nesting too deep"),
-	              "%s", errbuf);
+	ck_assert_msg(strstr(errbuf, "loop.conf:1: include file nesting too deep"), "%s", errbuf);
 	assert_nerr(1);
 
 	/* ... four times per level: bounded work, one error */
 	put("main.conf", BASE "@include \"main.conf\"\n@include \"main.conf\"\n"
-	    "@include \"main.conf\"\n@include \"main.conf\"\n");
+	                      "@include \"main.conf\"\n@include \"main.conf\"\n");
 	load_bad();
-	ck_assert_msg(strstr(errbuf, "more than 256 @include directives"), "%s",
-	              errbuf);
+	ck_assert_msg(strstr(errbuf, "more than 256 @include directives"), "%s", errbuf);
 	assert_nerr(1);
 }
 END_TEST
@@ -1031,15 +1016,14 @@ START_TEST(test_error_truncation)
 
 	off += (size_t)snprintf(text + off, sizeof(text) - off, BASE);
 	for (i = 0; i < 50; i++)
-		off += (size_t)snprintf(text + off, sizeof(text) - off,
-		                        "unknown_%d = 1;\n", i);
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "unknown_%d = 1;\n", i);
 	put("main.conf", text);
 	cfg = config_load(tpath("main.conf"), small, sizeof(small));
 	ck_assert_ptr_null(cfg);
 	last = strrchr(small, '\n');
 	ck_assert_ptr_nonnull(last);
-	ck_assert_msg(strncmp(last + 1, "... and ", 8) == 0 &&
-	              strstr(last, "more errors") != NULL, "%s", small);
+	ck_assert_msg(strncmp(last + 1, "... and ", 8) == 0 && strstr(last, "more errors") != NULL,
+	              "%s", small);
 	/* every line before it is whole */
 	for (nl = small; nl < last; nl = strchr(nl, '\n') + 1)
 		ck_assert_msg(strncmp(nl, tmpdir, strlen(tmpdir)) == 0, "%s", small);
@@ -1056,15 +1040,16 @@ START_TEST(test_relative_paths)
 	char cwd[PATH_MAX], want[PATH_MAX + 64];
 
 	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
-	put("main.conf", BASE "module_path = \"lib/mods\";\n"
-	    "modules = { a = { path = \"a.so\"; }; b = { path = \"/x/b.so\"; }; };\n");
+	put("main.conf",
+	    BASE "module_path = \"lib/mods\";\n"
+	         "modules = { a = { path = \"a.so\"; }; b = { path = \"/x/b.so\"; }; };\n");
 	put("conf.d/10-x.conf", "nonsense = 1;\n");
 	ck_assert_int_eq(chdir(tmpdir), 0);
 	cfg = config_load("main.conf", errbuf, sizeof(errbuf));
 	ck_assert_ptr_null(cfg);
 	/* errors name files as the operator wrote them */
-	ck_assert_msg(strstr(errbuf, "./conf.d/10-x.conf:1: nonsense: unknown setting"),
-	              "%s", errbuf);
+	ck_assert_msg(strstr(errbuf, "./conf.d/10-x.conf:1: nonsense: unknown setting"), "%s",
+	              errbuf);
 
 	ck_assert_int_eq(unlink("conf.d/10-x.conf"), 0);
 	cfg = config_load("./main.conf", errbuf, sizeof(errbuf));
@@ -1085,12 +1070,13 @@ START_TEST(test_auth_merge_and_empty_groups)
 {
 	struct pgs_config *cfg;
 
-	put("main.conf", BASE
-	    "modules = { t = { path = \"t.so\"; }; r = { path = \"r.so\"; }; };\n"
-	    "auth = { default_chain = ( { use = \"t\"; control = \"sufficient\"; },\n"
-	    "                           { use = \"r\"; control = \"optional\"; } ); };\n"
-	    "chains = { a = ( { use = \"t\"; } ); b = (); };\n");
-	put("conf.d/10-empty.conf", "auth = {};\nchains = { a = ( { use = \"r\"; control = \"requisite\"; } ); };\n");
+	put("main.conf",
+	    BASE "modules = { t = { path = \"t.so\"; }; r = { path = \"r.so\"; }; };\n"
+	         "auth = { default_chain = ( { use = \"t\"; control = \"sufficient\"; },\n"
+	         "                           { use = \"r\"; control = \"optional\"; } ); };\n"
+	         "chains = { a = ( { use = \"t\"; } ); b = (); };\n");
+	put("conf.d/10-empty.conf",
+	    "auth = {};\nchains = { a = ( { use = \"r\"; control = \"requisite\"; } ); };\n");
 	cfg = load_good(tpath("main.conf"));
 	ck_assert_uint_eq(cfg->default_chain.nsteps, 2);
 	ck_assert_int_eq(cfg->default_chain.steps[0].control, CTL_SUFFICIENT);

@@ -41,8 +41,7 @@ th_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
 	if (th_loglen + 2 >= sizeof th_logbuf)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(th_logbuf + th_loglen, sizeof th_logbuf - th_loglen - 1,
-	              fmt, ap);
+	n = vsnprintf(th_logbuf + th_loglen, sizeof th_logbuf - th_loglen - 1, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
@@ -78,18 +77,18 @@ static void th_wipe_free(void *p, size_t len)
 }
 
 static const pgs_host test_host = {
-	.size = sizeof(pgs_host),
-	.abi_major = PGS_ABI_MAJOR,
-	.abi_minor = PGS_ABI_MINOR,
-	.host_version = PACKAGE_STRING,
-	.log = th_log,
-	.alloc = th_alloc,
-	.free = free,
-	.wipe_free = th_wipe_free,
-	.cfg_str = modcfg_str,
-	.cfg_int = modcfg_int,
-	.cfg_bool = modcfg_bool,
-	.cfg_where = modcfg_where,
+        .size = sizeof(pgs_host),
+        .abi_major = PGS_ABI_MAJOR,
+        .abi_minor = PGS_ABI_MINOR,
+        .host_version = PACKAGE_STRING,
+        .log = th_log,
+        .alloc = th_alloc,
+        .free = free,
+        .wipe_free = th_wipe_free,
+        .cfg_str = modcfg_str,
+        .cfg_int = modcfg_int,
+        .cfg_bool = modcfg_bool,
+        .cfg_where = modcfg_where,
 };
 
 /* ------------------------------------------------------------ config */
@@ -117,9 +116,8 @@ static void tconf_load(struct tconf *t, const char *text)
 	fputs(text, f);
 	fclose(f);
 	config_init(&t->lc);
-	ck_assert_msg(config_read_file(&t->lc, t->path) == CONFIG_TRUE,
-	              "%s:%d: %s", t->path, config_error_line(&t->lc),
-	              config_error_text(&t->lc));
+	ck_assert_msg(config_read_file(&t->lc, t->path) == CONFIG_TRUE, "%s:%d: %s", t->path,
+	              config_error_line(&t->lc), config_error_text(&t->lc));
 }
 
 /* Fill t->cfg.modules from the `modules` group, the way config.c does. */
@@ -157,7 +155,7 @@ static void tconf_free(struct tconf *t)
 START_TEST(test_modcfg_getters)
 {
 	struct tconf t;
-	struct pgs_cfg pc, empty = { NULL };
+	struct pgs_cfg pc, empty = {NULL};
 	const char *s = NULL;
 	int64_t v = 0;
 	bool b = false;
@@ -214,7 +212,7 @@ END_TEST
 static pgs_module good_desc(void)
 {
 	pgs_module d = {
-		PGS_MODULE_INIT("mem", "1"),
+	        PGS_MODULE_INIT("mem", "1"),
 	};
 	return d;
 }
@@ -225,73 +223,65 @@ START_TEST(test_descriptor_fields)
 	pgs_module d;
 
 	d = good_desc();
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), 0);
 
-	ck_assert_int_eq(modload_check_descriptor(NULL, "/m.so", err,
-	                                          sizeof err), -1);
+	ck_assert_int_eq(modload_check_descriptor(NULL, "/m.so", err, sizeof err), -1);
 	ck_assert_str_eq(err, "module /m.so: entry function "
 	                      "'pgs_module_entry_v1' returned NULL");
 
 	d = good_desc();
 	d.magic = 0x12345678u;
 	d.abi_major = 9; /* magic is checked first */
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	ck_assert_str_eq(err, "module /m.so: field 'magic' is 0x12345678, "
 	                      "expected 0x70674d31");
 
 	d = good_desc();
 	d.abi_major = 0;
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	ck_assert_str_eq(err, "module /m.so: field 'abi_major' is 0, "
 	                      "expected 1");
 
 	d = good_desc();
 	d.abi_minor = PGS_ABI_MINOR + 3;
 	d.size = 8; /* minor is checked before size */
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "field 'abi_minor' is 3, newer than the "
-	                          "host's 0") != NULL, "%s", err);
+	                          "host's 0") != NULL,
+	              "%s", err);
 
 	d = good_desc();
 	d.size = 16;
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	{
 		char want[128];
 
-		snprintf(want, sizeof want, "module /m.so: field 'size' is 16, "
-		         "need at least %zu", (size_t)PGS_MODULE_V1_0_SIZE);
+		snprintf(want, sizeof want,
+		         "module /m.so: field 'size' is 16, "
+		         "need at least %zu",
+		         (size_t)PGS_MODULE_V1_0_SIZE);
 		ck_assert_str_eq(err, want);
 	}
 
 	/* A bigger descriptor (a newer minor appended fields) is fine. */
 	d = good_desc();
 	d.size = sizeof(pgs_module) + 64;
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), 0);
 
 	d = good_desc();
 	d.name = NULL;
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	ck_assert_str_eq(err, "module /m.so: field 'name' is NULL");
 
 	d = good_desc();
 	d.build_id = "pgsluice 0.0.0-other";
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 -1);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), -1);
 	ck_assert_str_eq(err, "module /m.so: field 'build_id' is \"pgsluice "
-	                      "0.0.0-other\", this host is \"" PACKAGE_STRING
-	                      "\"");
+	                      "0.0.0-other\", this host is \"" PACKAGE_STRING "\"");
 
 	d = good_desc();
 	d.build_id = PACKAGE_STRING;
-	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_check_descriptor(&d, "/m.so", err, sizeof err), 0);
 }
 END_TEST
 
@@ -301,26 +291,24 @@ static const struct refusal {
 	const char *file;
 	const char *message; /* after "module <MODDIR>/<file>: " */
 } refusals[] = {
-	{ "fx_nosym.so", "missing entry symbol 'pgs_module_entry_v1'" },
-	{ "fx_badmagic.so", "field 'magic' is 0xdeadbeef, expected 0x70674d31" },
-	{ "fx_badmajor.so", "field 'abi_major' is 2, expected 1" },
-	{ "fx_newminor.so", "field 'abi_minor' is 1, newer than the host's 0" },
-	{ "fx_small.so", "field 'size' is " },
-	{ "fx_noname.so", "field 'name' is NULL" },
+        {"fx_nosym.so", "missing entry symbol 'pgs_module_entry_v1'"},
+        {"fx_badmagic.so", "field 'magic' is 0xdeadbeef, expected 0x70674d31"},
+        {"fx_badmajor.so", "field 'abi_major' is 2, expected 1"},
+        {"fx_newminor.so", "field 'abi_minor' is 1, newer than the host's 0"},
+        {"fx_small.so", "field 'size' is "},
+        {"fx_noname.so", "field 'name' is NULL"},
 };
 
 START_TEST(test_open_refusal)
 {
 	const struct refusal *r = &refusals[_i];
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024], want[1024];
 
-	ck_assert_int_eq(modload_open(r->file, MODDIR, &inst, err, sizeof err),
-	                 -1);
-	snprintf(want, sizeof want, "module %s/%s: %s", MODDIR, r->file,
-	         r->message);
-	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
-	              "got \"%s\", want \"%s...\"", err, want);
+	ck_assert_int_eq(modload_open(r->file, MODDIR, &inst, err, sizeof err), -1);
+	snprintf(want, sizeof want, "module %s/%s: %s", MODDIR, r->file, r->message);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"", err,
+	              want);
 	ck_assert_ptr_null(inst.handle);
 	ck_assert_ptr_null(inst.desc);
 	ck_assert_ptr_null(inst.file);
@@ -329,33 +317,29 @@ END_TEST
 
 START_TEST(test_open_small_size)
 {
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024], want[128];
 
-	ck_assert_int_eq(modload_open(MODDIR "/fx_small.so", NULL, &inst, err,
-	                              sizeof err), -1);
-	snprintf(want, sizeof want, ", need at least %zu",
-	         (size_t)PGS_MODULE_V1_0_SIZE);
+	ck_assert_int_eq(modload_open(MODDIR "/fx_small.so", NULL, &inst, err, sizeof err), -1);
+	snprintf(want, sizeof want, ", need at least %zu", (size_t)PGS_MODULE_V1_0_SIZE);
 	ck_assert_msg(strlen(err) > strlen(want) &&
-	              strcmp(err + strlen(err) - strlen(want), want) == 0,
+	                      strcmp(err + strlen(err) - strlen(want), want) == 0,
 	              "%s", err);
 }
 END_TEST
 
 START_TEST(test_open_missing)
 {
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024];
 
-	ck_assert_int_eq(modload_open("fx_missing", MODDIR, &inst, err,
-	                              sizeof err), -1);
+	ck_assert_int_eq(modload_open("fx_missing", MODDIR, &inst, err, sizeof err), -1);
 	ck_assert_str_eq(err, "module " MODDIR "/fx_missing: cannot load: "
 	                      "file not found");
 
-	ck_assert_int_eq(modload_open("/nonexistent/dir/x.so", MODDIR, &inst,
-	                              err, sizeof err), -1);
-	ck_assert_msg(strncmp(err, "module /nonexistent/dir/x.so: cannot load:",
-	                      41) == 0, "%s", err);
+	ck_assert_int_eq(modload_open("/nonexistent/dir/x.so", MODDIR, &inst, err, sizeof err), -1);
+	ck_assert_msg(strncmp(err, "module /nonexistent/dir/x.so: cannot load:", 41) == 0, "%s",
+	              err);
 	ck_assert_int_eq(modload_open("", MODDIR, &inst, err, sizeof err), -1);
 }
 END_TEST
@@ -370,55 +354,49 @@ static void close_instance(struct mod_instance *inst)
 
 START_TEST(test_open_paths)
 {
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024];
 
 	/* Relative, no extension: lt_dlopenext finds it in module_path. */
-	ck_assert_int_eq(modload_open("fx_good", MODDIR, &inst, err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_open("fx_good", MODDIR, &inst, err, sizeof err), 0);
 	ck_assert_ptr_nonnull(inst.handle);
 	ck_assert_str_eq(inst.desc->name, "fx_good");
-	ck_assert_msg(strncmp(inst.file, MODDIR "/fx_good", strlen(MODDIR) + 8)
-	              == 0, "%s", inst.file);
+	ck_assert_msg(strncmp(inst.file, MODDIR "/fx_good", strlen(MODDIR) + 8) == 0, "%s",
+	              inst.file);
 	close_instance(&inst);
 
 	/* Relative with an extension, module_path with a trailing slash. */
 	memset(&inst, 0, sizeof inst);
-	ck_assert_int_eq(modload_open("fx_good.so", MODDIR "/", &inst, err,
-	                              sizeof err), 0);
+	ck_assert_int_eq(modload_open("fx_good.so", MODDIR "/", &inst, err, sizeof err), 0);
 	ck_assert_str_eq(inst.file, MODDIR "/fx_good.so");
 	close_instance(&inst);
 
 	/* Absolute: module_path does not matter. */
 	memset(&inst, 0, sizeof inst);
-	ck_assert_int_eq(modload_open(MODDIR "/fx_good.so", "/nowhere", &inst,
-	                              err, sizeof err), 0);
+	ck_assert_int_eq(modload_open(MODDIR "/fx_good.so", "/nowhere", &inst, err, sizeof err), 0);
 	ck_assert_str_eq(inst.desc->name, "fx_good");
 	close_instance(&inst);
 
 	/* Relative to a module_path that is itself a different directory. */
 	memset(&inst, 0, sizeof inst);
-	ck_assert_int_eq(modload_open(".libs/fx_good.so", MODDIR "/..", &inst,
-	                              err, sizeof err), 0);
+	ck_assert_int_eq(modload_open(".libs/fx_good.so", MODDIR "/..", &inst, err, sizeof err), 0);
 	close_instance(&inst);
 }
 END_TEST
 
 START_TEST(test_open_trust_reject)
 {
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024];
 
-	ck_assert_int_eq(modload_open("trust", MODDIR, &inst, err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_open("trust", MODDIR, &inst, err, sizeof err), 0);
 	ck_assert_str_eq(inst.desc->name, "trust");
 	ck_assert_ptr_nonnull(inst.desc->auth);
 	ck_assert_uint_eq(inst.desc->auth->flags & PGS_AUTH_INTERACTIVE, 0);
 	close_instance(&inst);
 
 	memset(&inst, 0, sizeof inst);
-	ck_assert_int_eq(modload_open("reject", MODDIR, &inst, err, sizeof err),
-	                 0);
+	ck_assert_int_eq(modload_open("reject", MODDIR, &inst, err, sizeof err), 0);
 	ck_assert_str_eq(inst.desc->name, "reject");
 	ck_assert_ptr_nonnull(inst.desc->auth);
 	close_instance(&inst);
@@ -429,7 +407,7 @@ END_TEST
  * host finds its v1.0 fields where the module put them. */
 START_TEST(test_open_frozen_v1_0)
 {
-	struct mod_instance inst = { 0 };
+	struct mod_instance inst = {0};
 	char err[1024];
 
 	ck_assert_msg(modload_open("fx_abi10", MODDIR, &inst, err, sizeof err) == 0, "%s", err);
@@ -510,7 +488,8 @@ START_TEST(test_set_create_bad_module)
 	tconf_modules(&t, MODDIR);
 	set = modload_set_create(&t.cfg, &test_host, err, sizeof err);
 	ck_assert_ptr_null(set);
-	snprintf(want, sizeof want, "%s:3: module instance \"bad\": module "
+	snprintf(want, sizeof want,
+	         "%s:3: module instance \"bad\": module "
 	         "%s/fx_badmajor.so: field 'abi_major' is 2, expected 1",
 	         t.path, MODDIR);
 	ck_assert_str_eq(err, want);
@@ -536,9 +515,10 @@ START_TEST(test_set_create_init_fails)
 	tconf_modules(&t, MODDIR);
 	set = modload_set_create(&t.cfg, &test_host, err, sizeof err);
 	ck_assert_ptr_null(set);
-	snprintf(want, sizeof want, "%s:3: module instance \"two\" (module "
-	         "%s/fx_good.so): init failed: %s", t.path, MODDIR,
-	         strerror(EINVAL));
+	snprintf(want, sizeof want,
+	         "%s:3: module instance \"two\" (module "
+	         "%s/fx_good.so): init failed: %s",
+	         t.path, MODDIR, strerror(EINVAL));
 	ck_assert_str_eq(err, want);
 	/* The module said why through the host log, with its own file:line. */
 	snprintf(want, sizeof want, "fx_good: fail_init is set (%s:4)", t.path);
@@ -560,8 +540,10 @@ START_TEST(test_set_create_missing_file)
 	tconf_modules(&t, MODDIR);
 	set = modload_set_create(&t.cfg, &test_host, err, sizeof err);
 	ck_assert_ptr_null(set);
-	snprintf(want, sizeof want, "%s:2: module instance \"gone\": module "
-	         "%s/fx_missing: cannot load: file not found", t.path, MODDIR);
+	snprintf(want, sizeof want,
+	         "%s:2: module instance \"gone\": module "
+	         "%s/fx_missing: cannot load: file not found",
+	         t.path, MODDIR);
 	ck_assert_str_eq(err, want);
 	tconf_free(&t);
 }
@@ -570,8 +552,8 @@ END_TEST
 START_TEST(test_set_create_duplicate)
 {
 	struct cfg_module mods[2] = {
-		{ .name = "same", .path = "fx_good", .where = "a.conf:1" },
-		{ .name = "same", .path = "trust", .where = "b.conf:7" },
+	        {.name = "same", .path = "fx_good", .where = "a.conf:1"},
+	        {.name = "same", .path = "trust", .where = "b.conf:7"},
 	};
 	struct pgs_config cfg;
 	struct mod_set *set;
@@ -610,8 +592,7 @@ static Suite *modload_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("open");
-	tcase_add_loop_test(tc, test_open_refusal, 0,
-	                    (int)(sizeof refusals / sizeof refusals[0]));
+	tcase_add_loop_test(tc, test_open_refusal, 0, (int)(sizeof refusals / sizeof refusals[0]));
 	tcase_add_test(tc, test_open_small_size);
 	tcase_add_test(tc, test_open_missing);
 	tcase_add_test(tc, test_open_paths);

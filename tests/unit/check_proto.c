@@ -301,7 +301,7 @@ END_TEST
 
 START_TEST(test_startup_builder_roundtrip)
 {
-	const char *kv[] = { "user", "u1", "database", "d1", NULL };
+	const char *kv[] = {"user", "u1", "database", "d1", NULL};
 	struct bytebuf b = {0};
 	struct startup_packet sp;
 	const char *code;
@@ -319,7 +319,7 @@ END_TEST
 START_TEST(test_error_fields_truncated)
 {
 	/* Fields without their terminator are ignored, never over-read. */
-	static const uint8_t body[] = { 'S', 'E', 'R', 'R', 'O', 'R', 0, 'C', '4', '2' };
+	static const uint8_t body[] = {'S', 'E', 'R', 'R', 'O', 'R', 0, 'C', '4', '2'};
 	char sev[16], code[8], msg[64];
 
 	proto_error_fields(body, sizeof body, sev, sizeof sev, code, sizeof code, msg, sizeof msg);

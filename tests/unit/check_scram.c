@@ -30,11 +30,8 @@
 #define RFC_CNONCE       "rOprNGfwEbeRWgbNEkqO"
 #define RFC_CLIENT_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 #define RFC_SNONCE       "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define RFC_SERVER_FIRST                                                       \
-	"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_CLIENT_FINAL                                                       \
-	"c=biws,r=" RFC_SNONCE                                                 \
-	",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_SERVER_FIRST "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_CLIENT_FINAL "c=biws,r=" RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static const uint8_t *u8(const char *s)
@@ -48,10 +45,9 @@ static void rfc_start(scram_client *sc)
 	char out[SCRAM_CLIENT_MSG_MAX], err[128];
 	size_t len = 0;
 
-	ck_assert_int_eq(scram_client_start_with_nonce(sc, RFC_USER,
-	                                               RFC_CNONCE, out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), 0);
+	ck_assert_int_eq(scram_client_start_with_nonce(sc, RFC_USER, RFC_CNONCE, out, sizeof out,
+	                                               &len, err, sizeof err),
+	                 0);
 	ck_assert_uint_eq(len, strlen(RFC_CLIENT_FIRST));
 	ck_assert_mem_eq(out, RFC_CLIENT_FIRST, len);
 }
@@ -64,12 +60,11 @@ static void rfc_until_final(scram_client *sc)
 
 	rfc_start(sc);
 	ck_assert_int_eq(scram_client_server_first(sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), 0);
-	ck_assert_int_eq(scram_client_final_password(sc, u8(RFC_PASSWORD),
-	                                             strlen(RFC_PASSWORD),
-	                                             out, sizeof out, &len,
-	                                             err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 0);
+	ck_assert_int_eq(scram_client_final_password(sc, u8(RFC_PASSWORD), strlen(RFC_PASSWORD),
+	                                             out, sizeof out, &len, err, sizeof err),
+	                 0);
 	ck_assert_uint_eq(len, strlen(RFC_CLIENT_FINAL));
 	ck_assert_mem_eq(out, RFC_CLIENT_FINAL, len);
 }
@@ -84,8 +79,8 @@ START_TEST(test_rfc7677_vector)
 	rfc_until_final(&sc);
 	ck_assert_int_eq(scram_client_iterations(&sc), 4096);
 	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL),
-	                                           strlen(RFC_SERVER_FINAL),
-	                                           err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FINAL), err, sizeof err),
+	                 0);
 	ck_assert_int_eq(sc.state, SCRAM_CLIENT_DONE);
 	scram_client_clear(&sc);
 	ck_assert_int_eq(sc.state, SCRAM_CLIENT_INIT);
@@ -102,20 +97,20 @@ START_TEST(test_rfc7677_precomputed_keys)
 
 	rfc_start(&sc);
 	ck_assert_int_eq(scram_client_server_first(&sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 0);
 	salt = scram_client_salt(&sc, &salt_len);
 	ck_assert_uint_eq(salt_len, 16);
-	ck_assert_int_eq(scram_derive_keys(u8(RFC_PASSWORD),
-	                                   strlen(RFC_PASSWORD), salt,
-	                                   salt_len, 4096, ck, sk), 0);
-	ck_assert_int_eq(scram_client_final_keys(&sc, ck, sk, out, sizeof out,
-	                                         &len, err, sizeof err), 0);
+	ck_assert_int_eq(scram_derive_keys(u8(RFC_PASSWORD), strlen(RFC_PASSWORD), salt, salt_len,
+	                                   4096, ck, sk),
+	                 0);
+	ck_assert_int_eq(
+	        scram_client_final_keys(&sc, ck, sk, out, sizeof out, &len, err, sizeof err), 0);
 	ck_assert_uint_eq(len, strlen(RFC_CLIENT_FINAL));
 	ck_assert_mem_eq(out, RFC_CLIENT_FINAL, len);
 	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL),
-	                                           strlen(RFC_SERVER_FINAL),
-	                                           err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FINAL), err, sizeof err),
+	                 0);
 }
 END_TEST
 
@@ -126,41 +121,41 @@ START_TEST(test_client_first_forms)
 	scram_client sc;
 
 	/* PostgreSQL's form: empty user */
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "abc", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), 0);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "abc", out, sizeof out, &len, err,
+	                                               sizeof err),
+	                 0);
 	ck_assert_uint_eq(len, strlen("n,,n=,r=abc"));
 	ck_assert_mem_eq(out, "n,,n=,r=abc", len);
 	/* saslname escaping */
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "a=b,c", "x", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), 0);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "a=b,c", "x", out, sizeof out, &len,
+	                                               err, sizeof err),
+	                 0);
 	ck_assert_uint_eq(len, strlen("n,,n=a=3Db=2Cc,r=x"));
 	ck_assert_mem_eq(out, "n,,n=a=3Db=2Cc,r=x", len);
 	/* bad nonces, long user, small buffer */
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), -EINVAL);
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "a,b", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), -EINVAL);
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "a b", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), -EINVAL);
+	ck_assert_int_eq(
+	        scram_client_start_with_nonce(&sc, "", "", out, sizeof out, &len, err, sizeof err),
+	        -EINVAL);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "a,b", out, sizeof out, &len, err,
+	                                               sizeof err),
+	                 -EINVAL);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "a b", out, sizeof out, &len, err,
+	                                               sizeof err),
+	                 -EINVAL);
 	memset(big, 'u', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, big, "x", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), -ERANGE);
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, "", "abc", out, 5,
-	                                               &len, err, sizeof err),
-	                 -ENOSPC);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, big, "x", out, sizeof out, &len, err,
+	                                               sizeof err),
+	                 -ERANGE);
+	ck_assert_int_eq(
+	        scram_client_start_with_nonce(&sc, "", "abc", out, 5, &len, err, sizeof err),
+	        -ENOSPC);
 	/* the longest user, every byte escaped, still fits */
 	memset(big, ',', SCRAM_MAX_USER_LEN);
 	big[SCRAM_MAX_USER_LEN] = '\0';
-	ck_assert_int_eq(scram_client_start_with_nonce(&sc, big, "x", out,
-	                                               sizeof out, &len, err,
-	                                               sizeof err), 0);
+	ck_assert_int_eq(scram_client_start_with_nonce(&sc, big, "x", out, sizeof out, &len, err,
+	                                               sizeof err),
+	                 0);
 	ck_assert_uint_eq(len, 3 + 2 + 3 * SCRAM_MAX_USER_LEN + 3 + 1);
 }
 END_TEST
@@ -171,11 +166,9 @@ START_TEST(test_random_nonce)
 	size_t alen = 0, blen = 0;
 	scram_client sc;
 
-	ck_assert_int_eq(scram_client_start(&sc, "", a, sizeof a, &alen, err,
-	                                    sizeof err), 0);
+	ck_assert_int_eq(scram_client_start(&sc, "", a, sizeof a, &alen, err, sizeof err), 0);
 	ck_assert_int_eq(sc.state, SCRAM_CLIENT_WAIT_SERVER_FIRST);
-	ck_assert_int_eq(scram_client_start(&sc, "", b, sizeof b, &blen, err,
-	                                    sizeof err), 0);
+	ck_assert_int_eq(scram_client_start(&sc, "", b, sizeof b, &blen, err, sizeof err), 0);
 	/* "n,,n=,r=" + 24 base64 characters of 18 random bytes */
 	ck_assert_uint_eq(alen, 8 + 24);
 	ck_assert_uint_eq(blen, 8 + 24);
@@ -183,7 +176,8 @@ START_TEST(test_random_nonce)
 	ck_assert(memcmp(a + 8, b + 8, 24) != 0);
 	for (size_t i = 8; i < alen; i++)
 		ck_assert(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-		                 "qrstuvwxyz0123456789+/", a[i]) != NULL);
+		                 "qrstuvwxyz0123456789+/",
+		                 a[i]) != NULL);
 }
 END_TEST
 
@@ -192,43 +186,37 @@ static const struct {
 	const char *msg;
 	int rc;
 } bad_server_first[] = {
-	{ "", -EBADMSG },
-	{ "r=", -EBADMSG },
-	{ "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG },       /* no r */
-	{ "r=" RFC_SNONCE, -EBADMSG },                            /* no s */
-	{ "r=" RFC_SNONCE ",i=4096", -EBADMSG },                  /* no s */
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==", -EBADMSG }, /* no i */
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,", -EBADMSG },
-	{ "r=" RFC_SNONCE ",i=4096,s=W22ZaJ0SNY7soEsUEjb6gQ==", -EBADMSG },
-	{ "r=XOprNGfwEbeRWgbNEkqO%hvYD,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-	  -EBADMSG },                                             /* prefix */
-	{ "r=rOprNGfwEbeRWgbNEkq,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-	  -EBADMSG },                                             /* shorter */
-	{ "r=" RFC_CNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-	  -EBADMSG },                                    /* no server part */
-	{ "r=" RFC_CNONCE "ab\x01,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-	  -EBADMSG },                                    /* control char */
-	{ "r=" RFC_SNONCE ",s=,i=4096", -EBADMSG },               /* empty */
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22Z*J0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W2=ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=====,i=4096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0", -ERANGE },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=-1", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=+4096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=04096", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4k", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100000001",
-	  -ERANGE },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,"
-	  "i=99999999999999999999999999", -ERANGE },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,", -EBADMSG },
-	{ "r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,junk",
-	  -EBADMSG },
-	{ "m=ext,r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-	  -EBADMSG },
-	{ "e=other-error", -EBADMSG },
+        {"", -EBADMSG},
+        {"r=", -EBADMSG},
+        {"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},           /* no r */
+        {"r=" RFC_SNONCE, -EBADMSG},                               /* no s */
+        {"r=" RFC_SNONCE ",i=4096", -EBADMSG},                     /* no s */
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==", -EBADMSG}, /* no i */
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,", -EBADMSG},
+        {"r=" RFC_SNONCE ",i=4096,s=W22ZaJ0SNY7soEsUEjb6gQ==", -EBADMSG},
+        {"r=XOprNGfwEbeRWgbNEkqO%hvYD,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG}, /* prefix */
+        {"r=rOprNGfwEbeRWgbNEkq,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},       /* shorter */
+        {"r=" RFC_CNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},       /* no server part */
+        {"r=" RFC_CNONCE "ab\x01,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG}, /* control char */
+        {"r=" RFC_SNONCE ",s=,i=4096", -EBADMSG},                               /* empty */
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22Z*J0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W2=ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=====,i=4096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0", -ERANGE},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=-1", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=+4096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=04096", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4k", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=100000001", -ERANGE},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,"
+         "i=99999999999999999999999999",
+         -ERANGE},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,", -EBADMSG},
+        {"r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,junk", -EBADMSG},
+        {"m=ext,r=" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EBADMSG},
+        {"e=other-error", -EBADMSG},
 };
 
 START_TEST(test_server_first_malformed)
@@ -240,18 +228,15 @@ START_TEST(test_server_first_malformed)
 	rfc_start(&sc);
 	err[0] = '\0';
 	rc = scram_client_server_first(&sc, u8(bad_server_first[_i].msg),
-	                               strlen(bad_server_first[_i].msg), err,
-	                               sizeof err);
-	ck_assert_msg(rc == bad_server_first[_i].rc,
-	              "case %d \"%s\": rc %d, expected %d (%s)", _i,
-	              bad_server_first[_i].msg, rc, bad_server_first[_i].rc,
-	              err);
+	                               strlen(bad_server_first[_i].msg), err, sizeof err);
+	ck_assert_msg(rc == bad_server_first[_i].rc, "case %d \"%s\": rc %d, expected %d (%s)", _i,
+	              bad_server_first[_i].msg, rc, bad_server_first[_i].rc, err);
 	ck_assert(err[0] != '\0');
 	ck_assert_int_eq(sc.state, SCRAM_CLIENT_FAILED);
 	/* a failed exchange refuses to go on */
 	ck_assert_int_eq(scram_client_server_first(&sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), -EINVAL);
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 -EINVAL);
 }
 END_TEST
 
@@ -265,32 +250,30 @@ START_TEST(test_server_first_limits)
 	/* too long as a whole */
 	memset(msg, 'x', sizeof msg);
 	rfc_start(&sc);
-	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), sizeof msg,
-	                                           err, sizeof err), -ERANGE);
+	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), sizeof msg, err, sizeof err),
+	                 -ERANGE);
 	/* embedded NUL */
 	rfc_start(&sc);
-	ck_assert_int_eq(scram_client_server_first(&sc, u8("r=" RFC_SNONCE
-	                                                   "\0,s=AAAA,i=1"),
-	                                           strlen("r=" RFC_SNONCE) + 13,
-	                                           err, sizeof err), -EBADMSG);
+	ck_assert_int_eq(scram_client_server_first(&sc, u8("r=" RFC_SNONCE "\0,s=AAAA,i=1"),
+	                                           strlen("r=" RFC_SNONCE) + 13, err, sizeof err),
+	                 -EBADMSG);
 	/* salt decoding to more than SCRAM_MAX_SALT_LEN bytes */
 	memset(big_salt, 0x5a, sizeof big_salt);
 	n = snprintf(msg, sizeof msg, "r=%s,s=", RFC_SNONCE);
-	ck_assert_int_gt(scram_b64_encode(big_salt, sizeof big_salt, msg + n,
-	                                  sizeof msg - (size_t)n), 0);
+	ck_assert_int_gt(
+	        scram_b64_encode(big_salt, sizeof big_salt, msg + n, sizeof msg - (size_t)n), 0);
 	strcat(msg, ",i=4096");
 	rfc_start(&sc);
-	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), strlen(msg),
-	                                           err, sizeof err), -ERANGE);
+	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), strlen(msg), err, sizeof err),
+	                 -ERANGE);
 	/* a salt of exactly SCRAM_MAX_SALT_LEN bytes is fine, as are
 	 * extensions after the iteration count, and i=1 */
 	n = snprintf(msg, sizeof msg, "r=%s,s=", RFC_SNONCE);
-	ck_assert_int_gt(scram_b64_encode(big_salt, SCRAM_MAX_SALT_LEN,
-	                                  msg + n, sizeof msg - (size_t)n), 0);
+	ck_assert_int_gt(
+	        scram_b64_encode(big_salt, SCRAM_MAX_SALT_LEN, msg + n, sizeof msg - (size_t)n), 0);
 	strcat(msg, ",i=1,x=ext,y=");
 	rfc_start(&sc);
-	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), strlen(msg),
-	                                           err, sizeof err), 0);
+	ck_assert_int_eq(scram_client_server_first(&sc, u8(msg), strlen(msg), err, sizeof err), 0);
 	ck_assert_int_eq(scram_client_iterations(&sc), 1);
 }
 END_TEST
@@ -304,95 +287,89 @@ START_TEST(test_server_final)
 	/* flipped signature */
 	rfc_until_final(&sc);
 	bad[5] = bad[5] == 'A' ? 'B' : 'A';
-	ck_assert_int_eq(scram_client_server_final(&sc, u8(bad), strlen(bad),
-	                                           err, sizeof err), -EACCES);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8(bad), strlen(bad), err, sizeof err),
+	                 -EACCES);
 	ck_assert_str_eq(err, "server signature mismatch");
 	ck_assert_int_eq(sc.state, SCRAM_CLIENT_FAILED);
 
 	/* server error, sanitised */
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc, u8("e=invalid-proof"),
-	                                           15, err, sizeof err),
+	ck_assert_int_eq(scram_client_server_final(&sc, u8("e=invalid-proof"), 15, err, sizeof err),
 	                 -EACCES);
 	ck_assert(strstr(err, "invalid-proof") != NULL);
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc, u8("e=bad\x1b[0m"), 9,
-	                                           err, sizeof err), -EACCES);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8("e=bad\x1b[0m"), 9, err, sizeof err),
+	                 -EACCES);
 	ck_assert(strchr(err, '\x1b') == NULL);
 
 	/* garbage and wrong lengths */
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc, u8("x=abc"), 5, err,
-	                                           sizeof err), -EBADMSG);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8("x=abc"), 5, err, sizeof err), -EBADMSG);
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc, u8(""), 0, err,
-	                                           sizeof err), -EBADMSG);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8(""), 0, err, sizeof err), -EBADMSG);
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc, u8("v=AAAA"), 6, err,
-	                                           sizeof err), -EBADMSG);
-	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc,
-	                 u8(RFC_SERVER_FINAL "AAAA"),
-	                 strlen(RFC_SERVER_FINAL) + 4, err, sizeof err),
+	ck_assert_int_eq(scram_client_server_final(&sc, u8("v=AAAA"), 6, err, sizeof err),
 	                 -EBADMSG);
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc,
-	                 u8(RFC_SERVER_FINAL ",junk"),
-	                 strlen(RFC_SERVER_FINAL) + 5, err, sizeof err),
+	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL "AAAA"),
+	                                           strlen(RFC_SERVER_FINAL) + 4, err, sizeof err),
+	                 -EBADMSG);
+	rfc_until_final(&sc);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL ",junk"),
+	                                           strlen(RFC_SERVER_FINAL) + 5, err, sizeof err),
 	                 -EBADMSG);
 	/* extensions after the verifier are allowed */
 	rfc_until_final(&sc);
-	ck_assert_int_eq(scram_client_server_final(&sc,
-	                 u8(RFC_SERVER_FINAL ",x=1"),
-	                 strlen(RFC_SERVER_FINAL) + 4, err, sizeof err), 0);
+	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL ",x=1"),
+	                                           strlen(RFC_SERVER_FINAL) + 4, err, sizeof err),
+	                 0);
 }
 END_TEST
 
 START_TEST(test_wrong_state)
 {
 	char out[SCRAM_CLIENT_MSG_MAX], err[128];
-	uint8_t k[SCRAM_KEY_LEN] = { 0 };
+	uint8_t k[SCRAM_KEY_LEN] = {0};
 	size_t len = 0;
 	scram_client sc;
 
 	scram_client_clear(&sc);
 	ck_assert_int_eq(scram_client_server_first(&sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), -EINVAL);
-	ck_assert_int_eq(scram_client_final_keys(&sc, k, k, out, sizeof out,
-	                                         &len, err, sizeof err),
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 -EINVAL);
+	ck_assert_int_eq(scram_client_final_keys(&sc, k, k, out, sizeof out, &len, err, sizeof err),
 	                 -EINVAL);
 	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL),
-	                                           strlen(RFC_SERVER_FINAL),
-	                                           err, sizeof err), -EINVAL);
+	                                           strlen(RFC_SERVER_FINAL), err, sizeof err),
+	                 -EINVAL);
 	rfc_start(&sc);
-	ck_assert_int_eq(scram_client_final_password(&sc, u8("x"), 1, out,
-	                                             sizeof out, &len, err,
-	                                             sizeof err), -EINVAL);
+	ck_assert_int_eq(scram_client_final_password(&sc, u8("x"), 1, out, sizeof out, &len, err,
+	                                             sizeof err),
+	                 -EINVAL);
 	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL),
-	                                           strlen(RFC_SERVER_FINAL),
-	                                           err, sizeof err), -EINVAL);
+	                                           strlen(RFC_SERVER_FINAL), err, sizeof err),
+	                 -EINVAL);
 	/* too small an output buffer is not fatal */
 	ck_assert_int_eq(scram_client_server_first(&sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), 0);
-	ck_assert_int_eq(scram_client_final_password(&sc, u8(RFC_PASSWORD), 6,
-	                                             out, 20, &len, err,
-	                                             sizeof err), -ENOSPC);
-	ck_assert_int_eq(scram_client_final_password(&sc, u8(RFC_PASSWORD), 6,
-	                                             out, sizeof out, &len,
-	                                             err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 0);
+	ck_assert_int_eq(scram_client_final_password(&sc, u8(RFC_PASSWORD), 6, out, 20, &len, err,
+	                                             sizeof err),
+	                 -ENOSPC);
+	ck_assert_int_eq(scram_client_final_password(&sc, u8(RFC_PASSWORD), 6, out, sizeof out,
+	                                             &len, err, sizeof err),
+	                 0);
 	/* wrong password: the server signature does not match */
 	rfc_start(&sc);
 	ck_assert_int_eq(scram_client_server_first(&sc, u8(RFC_SERVER_FIRST),
-	                                           strlen(RFC_SERVER_FIRST),
-	                                           err, sizeof err), 0);
-	ck_assert_int_eq(scram_client_final_password(&sc, u8("pencil2"), 7,
-	                                             out, sizeof out, &len,
-	                                             err, sizeof err), 0);
+	                                           strlen(RFC_SERVER_FIRST), err, sizeof err),
+	                 0);
+	ck_assert_int_eq(scram_client_final_password(&sc, u8("pencil2"), 7, out, sizeof out, &len,
+	                                             err, sizeof err),
+	                 0);
 	ck_assert_int_eq(scram_client_server_final(&sc, u8(RFC_SERVER_FINAL),
-	                                           strlen(RFC_SERVER_FINAL),
-	                                           err, sizeof err), -EACCES);
+	                                           strlen(RFC_SERVER_FINAL), err, sizeof err),
+	                 -EACCES);
 }
 END_TEST
 
@@ -400,34 +377,31 @@ START_TEST(test_base64)
 {
 	static const struct {
 		const char *raw, *b64;
-	} v[] = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
-	          { "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
-	          { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" } };
+	} v[] = {{"", ""},
+	         {"f", "Zg=="},
+	         {"fo", "Zm8="},
+	         {"foo", "Zm9v"},
+	         {"foob", "Zm9vYg=="},
+	         {"fooba", "Zm9vYmE="},
+	         {"foobar", "Zm9vYmFy"}};
 	char enc[64];
 	uint8_t dec[64];
 
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		size_t rl = strlen(v[i].raw), bl = strlen(v[i].b64);
 
-		ck_assert_int_eq(scram_b64_encode(u8(v[i].raw), rl, enc,
-		                                  sizeof enc), (int)bl);
+		ck_assert_int_eq(scram_b64_encode(u8(v[i].raw), rl, enc, sizeof enc), (int)bl);
 		ck_assert_str_eq(enc, v[i].b64);
-		ck_assert_int_eq(scram_b64_decode(v[i].b64, bl, dec,
-		                                  sizeof dec), (int)rl);
+		ck_assert_int_eq(scram_b64_decode(v[i].b64, bl, dec, sizeof dec), (int)rl);
 		ck_assert_mem_eq(dec, v[i].raw, rl);
 	}
 	ck_assert_int_eq(scram_b64_encode(u8("foo"), 3, enc, 4), -ENOSPC);
 	ck_assert_int_eq(scram_b64_decode("Zm9v", 4, dec, 2), -ENOSPC);
-	ck_assert_int_eq(scram_b64_decode("Zm9", 3, dec, sizeof dec),
-	                 -EBADMSG);
-	ck_assert_int_eq(scram_b64_decode("Zg=a", 4, dec, sizeof dec),
-	                 -EBADMSG);
-	ck_assert_int_eq(scram_b64_decode("Z===", 4, dec, sizeof dec),
-	                 -EBADMSG);
-	ck_assert_int_eq(scram_b64_decode("Zg==Zg==", 8, dec, sizeof dec),
-	                 -EBADMSG);
-	ck_assert_int_eq(scram_b64_decode(" Zg=", 4, dec, sizeof dec),
-	                 -EBADMSG);
+	ck_assert_int_eq(scram_b64_decode("Zm9", 3, dec, sizeof dec), -EBADMSG);
+	ck_assert_int_eq(scram_b64_decode("Zg=a", 4, dec, sizeof dec), -EBADMSG);
+	ck_assert_int_eq(scram_b64_decode("Z===", 4, dec, sizeof dec), -EBADMSG);
+	ck_assert_int_eq(scram_b64_decode("Zg==Zg==", 8, dec, sizeof dec), -EBADMSG);
+	ck_assert_int_eq(scram_b64_decode(" Zg=", 4, dec, sizeof dec), -EBADMSG);
 }
 END_TEST
 
@@ -437,8 +411,7 @@ END_TEST
 #define MD5USER_STORED "md57541d4e65fae11bd07f18dc6fe2b02bc"
 
 /* "md5" + hex(MD5(inner || salt)), computed here with EVP directly. */
-static void md5_expected(const char *inner, const uint8_t salt[4],
-                         char out[36])
+static void md5_expected(const char *inner, const uint8_t salt[4], char out[36])
 {
 	unsigned char d[EVP_MAX_MD_SIZE], buf[36];
 	unsigned int dl = 0;
@@ -454,12 +427,11 @@ static void md5_expected(const char *inner, const uint8_t salt[4],
 
 START_TEST(test_md5_hash)
 {
-	static const uint8_t salt[4] = { 0x01, 0xfe, 0x00, 0x7f };
+	static const uint8_t salt[4] = {0x01, 0xfe, 0x00, 0x7f};
 	char stored[MD5_HASH_STORED_LEN + 1], answer[MD5_HASH_STORED_LEN + 1];
 	char expected[36];
 
-	ck_assert_int_eq(md5_hash_password(u8("md5pass"), 7, "md5user",
-	                                   stored), 0);
+	ck_assert_int_eq(md5_hash_password(u8("md5pass"), 7, "md5user", stored), 0);
 	ck_assert_str_eq(stored, MD5USER_STORED);
 	ck_assert_int_eq(md5_hash_salted(stored + 3, salt, answer), 0);
 	md5_expected(MD5USER_STORED + 3, salt, expected);
@@ -467,27 +439,25 @@ START_TEST(test_md5_hash)
 
 	ck_assert(md5_hash_is_stored(u8(MD5USER_STORED), 35));
 	ck_assert(!md5_hash_is_stored(u8(MD5USER_STORED), 34));
-	ck_assert(!md5_hash_is_stored(u8("md67541d4e65fae11bd07f18dc6fe2b02bc"),
-	                              35));
-	ck_assert(!md5_hash_is_stored(u8("md5x541d4e65fae11bd07f18dc6fe2b02bc"),
-	                              35));
+	ck_assert(!md5_hash_is_stored(u8("md67541d4e65fae11bd07f18dc6fe2b02bc"), 35));
+	ck_assert(!md5_hash_is_stored(u8("md5x541d4e65fae11bd07f18dc6fe2b02bc"), 35));
 }
 END_TEST
 
 /* ------------------------------------------------------------ fake host */
 
 struct pgs_wbuf {
-	char    type;
+	char type;
 	uint8_t data[4096];
-	size_t  len;
-	int     count;
+	size_t len;
+	int count;
 };
 
 struct pgs_conn {
 	const char *user;
 	const char *secret_kind; /* NULL: no secret */
 	const char *secret;
-	void *mem[16];           /* conn_alloc'd */
+	void *mem[16]; /* conn_alloc'd */
 	int nmem;
 };
 
@@ -496,10 +466,9 @@ static int live_secrets;
 static int warnings;
 static char last_log[512];
 
-static void fh_log(enum pgs_log level, const pgs_conn *conn, const char *fmt,
-                   ...) __attribute__((format(printf, 3, 4)));
-static void fh_log(enum pgs_log level, const pgs_conn *conn, const char *fmt,
-                   ...)
+static void fh_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void fh_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -567,8 +536,7 @@ static const char *fh_conn_param(const pgs_conn *conn, const char *name)
 	return NULL;
 }
 
-static int fh_secret_lookup(pgs_conn *conn, const char *user,
-                            pgs_secret *out)
+static int fh_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out)
 {
 	ck_assert_str_eq(user, conn->user);
 	if (conn->secret_kind == NULL)
@@ -588,8 +556,7 @@ static void fh_secret_release(pgs_secret *s)
 	live_secrets--;
 }
 
-static int fh_wbuf_msg(pgs_wbuf *out, char type, const void *data,
-                       size_t len)
+static int fh_wbuf_msg(pgs_wbuf *out, char type, const void *data, size_t len)
 {
 	if (len > sizeof out->data)
 		return -ENOMEM;
@@ -606,23 +573,23 @@ static int fh_ct_memcmp(const void *a, const void *b, size_t len)
 }
 
 static const pgs_host fake_host = {
-	.size = sizeof(pgs_host),
-	.abi_major = PGS_ABI_MAJOR,
-	.abi_minor = PGS_ABI_MINOR,
-	.host_version = "check_scram",
-	.log = fh_log,
-	.alloc = fh_alloc,
-	.free = fh_free,
-	.conn_alloc = fh_conn_alloc,
-	.wipe_free = fh_wipe_free,
-	.cfg_str = fh_cfg_str,
-	.cfg_int = fh_cfg_int,
-	.cfg_bool = fh_cfg_bool,
-	.conn_param = fh_conn_param,
-	.secret_lookup = fh_secret_lookup,
-	.secret_release = fh_secret_release,
-	.wbuf_msg = fh_wbuf_msg,
-	.ct_memcmp = fh_ct_memcmp,
+        .size = sizeof(pgs_host),
+        .abi_major = PGS_ABI_MAJOR,
+        .abi_minor = PGS_ABI_MINOR,
+        .host_version = "check_scram",
+        .log = fh_log,
+        .alloc = fh_alloc,
+        .free = fh_free,
+        .conn_alloc = fh_conn_alloc,
+        .wipe_free = fh_wipe_free,
+        .cfg_str = fh_cfg_str,
+        .cfg_int = fh_cfg_int,
+        .cfg_bool = fh_cfg_bool,
+        .conn_param = fh_conn_param,
+        .secret_lookup = fh_secret_lookup,
+        .secret_release = fh_secret_release,
+        .wbuf_msg = fh_wbuf_msg,
+        .ct_memcmp = fh_ct_memcmp,
 };
 
 static void conn_close(pgs_conn *conn)
@@ -682,18 +649,15 @@ static void b64(const uint8_t *in, size_t len, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 }
 
-static void hmac(const uint8_t *key, const void *data, size_t len,
-                 uint8_t out[32])
+static void hmac(const uint8_t *key, const void *data, size_t len, uint8_t out[32])
 {
 	unsigned int ol = 0;
 
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, 32, data, len, out,
-	                           &ol));
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, 32, data, len, out, &ol));
 }
 
 /* SASLInitialResponse payload in -> server-first out. */
-static void fs_first(struct fake_server *fs, const uint8_t *in, size_t len,
-                     char *out)
+static void fs_first(struct fake_server *fs, const uint8_t *in, size_t len, char *out)
 {
 	size_t mech = strlen("SCRAM-SHA-256") + 1;
 	uint32_t n;
@@ -701,23 +665,21 @@ static void fs_first(struct fake_server *fs, const uint8_t *in, size_t len,
 
 	ck_assert_uint_gt(len, mech + 4);
 	ck_assert_str_eq((const char *)in, "SCRAM-SHA-256");
-	n = (uint32_t)in[mech] << 24 | (uint32_t)in[mech + 1] << 16 |
-	    (uint32_t)in[mech + 2] << 8 | in[mech + 3];
+	n = (uint32_t)in[mech] << 24 | (uint32_t)in[mech + 1] << 16 | (uint32_t)in[mech + 2] << 8 |
+	    in[mech + 3];
 	ck_assert_uint_eq(n, len - mech - 4);
 	ck_assert_mem_eq(in + mech + 4, "n,,n=,r=", 8);
 	memcpy(fs->client_first_bare, in + mech + 7, n - 3);
 	fs->client_first_bare[n - 3] = '\0';
 	memset(fs->salt, 0x42, sizeof fs->salt);
 	b64(fs->salt, sizeof fs->salt, salt64);
-	snprintf(fs->server_first, sizeof fs->server_first,
-	         "r=%sSERVERNONCE,s=%s,i=%d", fs->client_first_bare + 5,
-	         salt64, fs->iterations);
+	snprintf(fs->server_first, sizeof fs->server_first, "r=%sSERVERNONCE,s=%s,i=%d",
+	         fs->client_first_bare + 5, salt64, fs->iterations);
 	strcpy(out, fs->server_first);
 }
 
 /* client-final in -> 0 and server-final out, or -1 if the proof is bad. */
-static int fs_final(struct fake_server *fs, const uint8_t *in, size_t len,
-                    char *out)
+static int fs_final(struct fake_server *fs, const uint8_t *in, size_t len, char *out)
 {
 	uint8_t salted[32], ck[32], sig[32], proof[36], h[32];
 	char msg[1024], am[2048];
@@ -729,19 +691,18 @@ static int fs_final(struct fake_server *fs, const uint8_t *in, size_t len,
 	msg[len] = '\0';
 	p = strstr(msg, ",p=");
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(EVP_DecodeBlock(proof, (const unsigned char *)p + 3,
-	                                 (int)strlen(p + 3)), 33);
-	snprintf(am, sizeof am, "%s,%s,%.*s", fs->client_first_bare,
-	         fs->server_first, (int)(p - msg), msg);
+	ck_assert_int_eq(EVP_DecodeBlock(proof, (const unsigned char *)p + 3, (int)strlen(p + 3)),
+	                 33);
+	snprintf(am, sizeof am, "%s,%s,%.*s", fs->client_first_bare, fs->server_first,
+	         (int)(p - msg), msg);
 	ck_assert_mem_eq(msg, "c=biws,r=", 9);
 
-	ck_assert_int_eq(PKCS5_PBKDF2_HMAC(fs->password,
-	                                   (int)strlen(fs->password), fs->salt,
-	                                   sizeof fs->salt, fs->iterations,
-	                                   EVP_sha256(), 32, salted), 1);
+	ck_assert_int_eq(PKCS5_PBKDF2_HMAC(fs->password, (int)strlen(fs->password), fs->salt,
+	                                   sizeof fs->salt, fs->iterations, EVP_sha256(), 32,
+	                                   salted),
+	                 1);
 	hmac(salted, "Client Key", 10, ck);
-	ck_assert(EVP_Digest(ck, 32, fs->stored_key, &hl, EVP_sha256(),
-	                     NULL));
+	ck_assert(EVP_Digest(ck, 32, fs->stored_key, &hl, EVP_sha256(), NULL));
 	hmac(salted, "Server Key", 10, fs->server_key);
 
 	hmac(fs->stored_key, am, strlen(am), sig);
@@ -761,18 +722,17 @@ static int fs_final(struct fake_server *fs, const uint8_t *in, size_t len,
 static const uint8_t sasl_list[] = "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0";
 
 /* One SCRAM login through the module; returns the last step result. */
-static enum pgs_step scram_login(struct loaded *l, pgs_conn *conn,
-                                 struct fake_server *fs, const char **detail)
+static enum pgs_step scram_login(struct loaded *l, pgs_conn *conn, struct fake_server *fs,
+                                 const char **detail)
 {
 	const pgs_backend_ops *b = l->desc->backend;
-	pgs_wbuf out = { 0 };
+	pgs_wbuf out = {0};
 	char srv[512];
 	void *st = NULL;
 	enum pgs_step r;
 
 	ck_assert_int_eq(b->conn_new(l->mod, conn, &st), 0);
-	r = b->step(l->mod, conn, st, 10, sasl_list, sizeof sasl_list, &out,
-	            detail);
+	r = b->step(l->mod, conn, st, 10, sasl_list, sizeof sasl_list, &out, detail);
 	if (r != PGS_STEP_NEED_INPUT)
 		goto out;
 	ck_assert_int_eq(out.type, 'p');
@@ -802,15 +762,13 @@ out:
 
 START_TEST(test_module_scram)
 {
-	struct fake_server fs = { .password = "scrampass", .iterations = 4096 };
-	pgs_conn conn = { .user = "scramuser", .secret_kind = "plain",
-	                  .secret = "scrampass" };
+	struct fake_server fs = {.password = "scrampass", .iterations = 4096};
+	pgs_conn conn = {.user = "scramuser", .secret_kind = "plain", .secret = "scrampass"};
 	const char *detail = NULL;
 	struct loaded l;
 
 	load("scram", &l);
-	ck_assert_uint_eq(l.desc->backend->auth_codes,
-	                  (1u << 10) | (1u << 11) | (1u << 12));
+	ck_assert_uint_eq(l.desc->backend->auth_codes, (1u << 10) | (1u << 11) | (1u << 12));
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_DONE);
 	/* again (keys from the cache) */
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_DONE);
@@ -831,10 +789,10 @@ END_TEST
 
 START_TEST(test_module_scram_refusals)
 {
-	struct fake_server fs = { .password = "p", .iterations = 4096 };
-	pgs_conn conn = { .user = "u" };
+	struct fake_server fs = {.password = "p", .iterations = 4096};
+	pgs_conn conn = {.user = "u"};
 	const pgs_backend_ops *b;
-	pgs_wbuf out = { 0 };
+	pgs_wbuf out = {0};
 	const char *detail = NULL;
 	struct loaded l;
 	void *st = NULL;
@@ -851,8 +809,8 @@ START_TEST(test_module_scram_refusals)
 	conn.secret = "SCRAM-SHA-256$4096:xx$yy:zz";
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_FAIL);
 	ck_assert_str_eq(detail, "stored secret of kind scram-sha-256 cannot "
-	                 "be used for SCRAM client login (pass-through comes "
-	                 "later)");
+	                         "be used for SCRAM client login (pass-through comes "
+	                         "later)");
 	conn.secret_kind = "md5";
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "kind md5") != NULL);
@@ -861,41 +819,38 @@ START_TEST(test_module_scram_refusals)
 
 	/* only -PLUS on offer */
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 10,
-	                         u8("SCRAM-SHA-256-PLUS\0"), 20, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(
+	        b->step(l.mod, &conn, st, 10, u8("SCRAM-SHA-256-PLUS\0"), 20, &out, &detail),
+	        PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "only SCRAM-SHA-256-PLUS") != NULL);
 	b->conn_free(l.mod, &conn, st);
 	conn_close(&conn);
 
 	/* unterminated mechanism list */
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, u8("SCRAM-SHA-256"),
-	                         13, &out, &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, u8("SCRAM-SHA-256"), 13, &out, &detail),
+	                 PGS_STEP_FAIL);
 	b->conn_free(l.mod, &conn, st);
 	conn_close(&conn);
 
 	/* SASLFinal before anything */
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 12, u8("v=x"), 3, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 12, u8("v=x"), 3, &out, &detail), PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "unexpected") != NULL);
 	b->conn_free(l.mod, &conn, st);
 	conn_close(&conn);
 
 	/* hostile server-first; then a connection that vanishes mid-way */
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, sasl_list,
-	                         sizeof sasl_list, &out, &detail),
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, sasl_list, sizeof sasl_list, &out, &detail),
 	                 PGS_STEP_NEED_INPUT);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 11, u8("r=x,s=AAAA,i=1"),
-	                         14, &out, &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 11, u8("r=x,s=AAAA,i=1"), 14, &out, &detail),
+	                 PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "nonce") != NULL);
 	b->conn_free(l.mod, &conn, st);
 	conn_close(&conn);
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, sasl_list,
-	                         sizeof sasl_list, &out, &detail),
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 10, sasl_list, sizeof sasl_list, &out, &detail),
 	                 PGS_STEP_NEED_INPUT);
 	ck_assert_int_eq(live_allocs, base + 1); /* the exchange */
 	b->conn_free(l.mod, &conn, st);
@@ -912,11 +867,10 @@ END_TEST
 
 START_TEST(test_module_md5)
 {
-	static const uint8_t salt[4] = { 0xde, 0xad, 0xbe, 0xef };
-	pgs_conn conn = { .user = "md5user", .secret_kind = "plain",
-	                  .secret = "md5pass" };
+	static const uint8_t salt[4] = {0xde, 0xad, 0xbe, 0xef};
+	pgs_conn conn = {.user = "md5user", .secret_kind = "plain", .secret = "md5pass"};
 	const char *detail = NULL;
-	pgs_wbuf out = { 0 };
+	pgs_wbuf out = {0};
 	char expected[36];
 	struct loaded l;
 	void *st = NULL;
@@ -931,8 +885,7 @@ START_TEST(test_module_md5)
 	md5_expected(MD5USER_STORED + 3, salt, expected);
 
 	ck_assert_int_eq(b->conn_new(l.mod, &conn, &st), 0);
-	ck_assert_int_eq(b->step(l.mod, &conn, st, 5, salt, 4, &out, &detail),
-	                 PGS_STEP_DONE);
+	ck_assert_int_eq(b->step(l.mod, &conn, st, 5, salt, 4, &out, &detail), PGS_STEP_DONE);
 	ck_assert_int_eq(out.type, 'p');
 	ck_assert_uint_eq(out.len, 36);
 	ck_assert_str_eq((const char *)out.data, expected);
@@ -942,25 +895,20 @@ START_TEST(test_module_md5)
 	conn.secret_kind = "md5";
 	conn.secret = "md57541D4E65FAE11BD07F18DC6FE2B02BC";
 	memset(&out, 0, sizeof out);
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out,
-	                         &detail), PGS_STEP_DONE);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out, &detail), PGS_STEP_DONE);
 	ck_assert_str_eq((const char *)out.data, expected);
 
 	conn.secret = "md5nothex";
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out, &detail), PGS_STEP_FAIL);
 	conn.secret_kind = "scram-sha-256";
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out, &detail), PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "scram-sha-256") != NULL);
 	conn.secret_kind = NULL;
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 4, &out, &detail), PGS_STEP_FAIL);
 	ck_assert_str_eq(detail, "no password configured for backend login "
 	                         "of user \"md5user\"");
 	conn.secret_kind = "plain";
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 3, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 5, salt, 3, &out, &detail), PGS_STEP_FAIL);
 	conn_close(&conn);
 	unload(&l);
 }
@@ -968,28 +916,24 @@ END_TEST
 
 START_TEST(test_module_password)
 {
-	pgs_conn conn = { .user = "u", .secret_kind = "plain",
-	                  .secret = "s3cret" };
+	pgs_conn conn = {.user = "u", .secret_kind = "plain", .secret = "s3cret"};
 	const char *detail = NULL;
-	pgs_wbuf out = { 0 };
+	pgs_wbuf out = {0};
 	struct loaded l;
 	const pgs_backend_ops *b;
 
 	load("password", &l);
 	b = l.desc->backend;
 	ck_assert_uint_eq(b->auth_codes, 1u << 3);
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out,
-	                         &detail), PGS_STEP_DONE);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out, &detail), PGS_STEP_DONE);
 	ck_assert_int_eq(out.type, 'p');
 	ck_assert_uint_eq(out.len, 7);
 	ck_assert_mem_eq(out.data, "s3cret", 7);
 	conn.secret_kind = "md5";
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out, &detail), PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "kind md5") != NULL);
 	conn.secret_kind = NULL;
-	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out,
-	                         &detail), PGS_STEP_FAIL);
+	ck_assert_int_eq(b->step(l.mod, &conn, NULL, 3, NULL, 0, &out, &detail), PGS_STEP_FAIL);
 	conn_close(&conn);
 	unload(&l);
 }
@@ -1006,8 +950,7 @@ static Suite *scram_suite(void)
 	tcase_add_test(tc, test_client_first_forms);
 	tcase_add_test(tc, test_random_nonce);
 	tcase_add_loop_test(tc, test_server_first_malformed, 0,
-	                    (int)(sizeof bad_server_first /
-	                          sizeof bad_server_first[0]));
+	                    (int)(sizeof bad_server_first / sizeof bad_server_first[0]));
 	tcase_add_test(tc, test_server_first_limits);
 	tcase_add_test(tc, test_server_final);
 	tcase_add_test(tc, test_wrong_state);
