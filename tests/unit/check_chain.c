@@ -23,6 +23,7 @@
 #include "chainset.h"
 #include "config.h"
 #include "modload.h"
+#include "test_log.h"
 
 #define MODDIR BUILD_MODULEDIR
 
@@ -394,47 +395,6 @@ struct pgs_wbuf {
 	int nauth;
 	uint32_t last_code;
 };
-
-static char th_logbuf[16384];
-static size_t th_loglen;
-
-static void __attribute__((format(printf, 3, 4)))
-th_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	(void)level;
-	(void)conn;
-	if (th_loglen + 2 >= sizeof th_logbuf)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(th_logbuf + th_loglen, sizeof th_logbuf - th_loglen - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	th_loglen += (size_t)n;
-	if (th_loglen > sizeof th_logbuf - 2)
-		th_loglen = sizeof th_logbuf - 2;
-	th_logbuf[th_loglen++] = '\n';
-	th_logbuf[th_loglen] = '\0';
-}
-
-static int th_log_count(const char *line)
-{
-	size_t len = strlen(line);
-	int n = 0;
-
-	for (const char *p = th_logbuf; (p = strstr(p, line)) != NULL; p++)
-		if ((p == th_logbuf || p[-1] == '\n') && p[len] == '\n')
-			n++;
-	return n;
-}
-
-static void *th_alloc(size_t len)
-{
-	return calloc(1, len);
-}
 
 static const char *th_conn_param(const pgs_conn *conn, const char *name)
 {
@@ -1130,8 +1090,7 @@ END_TEST
 /* Each test starts with an empty log and zero counters, forked or not. */
 static void reset_state(void)
 {
-	th_loglen = 0;
-	th_logbuf[0] = '\0';
+	th_log_reset();
 	mem_conn_new_calls = 0;
 	mem_conn_free_calls = 0;
 }
