@@ -98,7 +98,7 @@ void cancel_request(struct worker *w, uint32_t pid, uint32_t key)
 	pthread_mutex_lock(&rt->cancel_lock);
 	cl = lookup(pid, key);
 	if (cl != NULL)
-		target = cl->worker_index; /* immutable after registration */
+		target = cl->c.w->index; /* a client never changes worker */
 	pthread_mutex_unlock(&rt->cancel_lock);
 	if (target < 0) {
 		log_info("cancel request for an unknown key ignored");

@@ -107,7 +107,6 @@ void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss
 	cl->c.id = runtime_next_id();
 	cl->c.w = w;
 	cl->gen = g;
-	cl->worker_index = w->index;
 	list_init(&cl->wait_link);
 	cl->connect_time = cl->last_active = w->now;
 	set_state(cl, CL_STARTUP);

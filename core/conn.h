@@ -110,7 +110,6 @@ struct client {
 	uint32_t in_remain;      /* bytes of the current message still to come */
 	struct list wait_link;   /* in the pool's waiters while CL_WAITING/CL_LOGIN_WAIT */
 	struct list cancel_link; /* in the cancel key registry */
-	int worker_index;
 };
 
 enum server_state {
