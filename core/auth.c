@@ -18,7 +18,19 @@
 #include "modload.h"
 #include "runtime.h"
 
-/* Ask the access modules (in config order) which chain applies. */
+/* PostgreSQL 15's words for the connection's encryption in hba refusals. */
+static const char *encryption_state(const struct client *cl)
+{
+	(void)cl; /* TLS and GSS transports come with their modules */
+	return "no encryption";
+}
+
+/*
+ * Ask the access modules (in config order) which chain applies.  0 with
+ * *chain set; -EACCES when a rule rejects the connection; -EPERM when no
+ * rule matches (or nothing decides and there is no default chain); -EINVAL
+ * when the rule names something that is neither a chain nor a module.
+ */
 static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 {
 	struct mod_set *ms = cl->gen->mods;
@@ -40,7 +52,7 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 			         "\"%s\": %s",
 			         ms->mods[i].name, cl->remote_addr, cl->sp.user, cl->sp.database,
 			         logdetail ? logdetail : "no detail");
-			return -1;
+			return rc == -EACCES ? -EACCES : -EPERM;
 		}
 		*chain = res.chain ? chainset_find(cs, res.chain) : NULL;
 		cl->auth_rule = res.rule;
@@ -49,7 +61,7 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 			log_error("access rule %s names \"%s\", which is neither a chain nor an "
 			          "auth module",
 			          res.rule ? res.rule : "?", res.chain ? res.chain : "(null)");
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	}
@@ -57,20 +69,27 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 	if (*chain == NULL) {
 		log_warn("no access module decided and no auth.default_chain is configured: "
 		         "refusing");
-		return -1;
+		return -EPERM;
 	}
 	return 0;
 }
 
 static void auth_failed(struct client *cl, const char *logdetail)
 {
+	const pgs_auth_ops *ops = cl->auth.failed;
 	char prefix[256];
 
 	log_info("%sauthentication failed (chain \"%s\"%s%s): %s",
 	         client_log_prefix(cl, prefix, sizeof prefix),
 	         cl->auth.chain ? cl->auth.chain->name : "?", cl->auth_rule ? ", rule " : "",
 	         cl->auth_rule ? cl->auth_rule : "", logdetail ? logdetail : "no detail");
-	client_fail(cl, "28000", "authentication failed for user \"%s\"", cl->sp.user);
+	/* PostgreSQL's wording for the method that failed (same for an
+	 * unknown user and a wrong password). */
+	if (PGS_HAS_FIELD(ops, pgs_auth_ops, fail_sqlstate) && ops->method != NULL)
+		client_fail(cl, ops->fail_sqlstate ? ops->fail_sqlstate : "28000",
+		            "%s authentication failed for user \"%s\"", ops->method, cl->sp.user);
+	else
+		client_fail(cl, "28000", "authentication failed for user \"%s\"", cl->sp.user);
 }
 
 /* Run the chain until it needs input, waits, or ends. */
@@ -86,8 +105,12 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 		switch (st) {
 		case CHAINSET_SEND:
 		case CHAINSET_NEXT:
-			if (logdetail)
-				log_info("auth step detail: %s", logdetail);
+			if (logdetail) {
+				char prefix[256];
+
+				log_info("%sauth step detail: %s",
+				         client_log_prefix(cl, prefix, sizeof prefix), logdetail);
+			}
 			if (io_flush(&cl->c) < 0) {
 				client_close(cl, "client went away during authentication");
 				return;
@@ -109,6 +132,14 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 		case CHAINSET_FAILURE:
 			auth_failed(cl, logdetail);
 			return;
+		case CHAINSET_PROTO_ERROR: {
+			char prefix[256];
+
+			log_info("%sauthentication protocol violation: %s",
+			         client_log_prefix(cl, prefix, sizeof prefix), logdetail);
+			client_fail(cl, "08P01", "%s", logdetail);
+			return;
+		}
 		}
 	}
 }
@@ -117,11 +148,26 @@ void auth_start(struct client *cl)
 {
 	const struct chainset_chain *chain = NULL;
 
-	if (choose_chain(cl, &chain) < 0) {
+	switch (choose_chain(cl, &chain)) {
+	case 0:
+		break;
+	case -EACCES:
 		client_fail(cl, "28000",
-		            "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", "
-		            "SSL off",
-		            cl->remote_addr, cl->sp.user, cl->sp.database);
+		            "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database "
+		            "\"%s\", %s",
+		            cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
+		return;
+	case -EINVAL:
+		client_fail(cl, "28000",
+		            "authentication failed for user \"%s\": invalid "
+		            "authentication method",
+		            cl->sp.user);
+		return;
+	default:
+		client_fail(
+		        cl, "28000",
+		        "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",
+		        cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
 		return;
 	}
 	if (chainset_run_start(&cl->auth, chain) == CHAINSET_FAILURE) {

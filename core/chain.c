@@ -169,7 +169,7 @@ int chain_check(const char *chain_name, const struct chain_step_desc *steps, siz
 		}
 	}
 	for (size_t i = 0; i < nsteps; i++) {
-		if (!steps[i].interactive ||
+		if (!steps[i].interactive || steps[i].final_fail ||
 		    chain_actions[steps[i].control][CHAIN_STEP_FAIL] == ACT_DIE)
 			continue;
 		for (size_t j = i + 1; j < nsteps; j++) {

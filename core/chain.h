@@ -46,6 +46,8 @@ enum chain_next {
 struct chain_step_desc {
 	enum chain_control control;
 	bool interactive; /* the step's module is PGS_AUTH_INTERACTIVE */
+	bool final_fail;  /* ...and PGS_AUTH_FINAL_FAILURE: once it talked, its
+	                     failure means the credential is wrong */
 };
 
 /* Running state of one chain for one connection (a few bytes: lives in the
@@ -72,8 +74,12 @@ enum chain_next chain_feed(struct chain_run *run, const struct chain_step_desc *
 
 /*
  * Check a chain for paths the protocol cannot honour: a failure of an
- * interactive step that could lead to another interactive step.  Returns 0
- * or -1 with a message naming the chain and both steps in err.
+ * interactive step that could lead to another interactive step.  A step
+ * whose failure after talking is final (final_fail: the password checked
+ * was wrong, so no later step could accept it) may precede another
+ * interactive step: at run time its failure then ends the chain, which is
+ * the verdict the later step would have reached.  Returns 0 or -1 with a
+ * message naming the chain and both steps in err.
  */
 int chain_check(const char *chain_name, const struct chain_step_desc *steps, size_t nsteps,
                 char *err, size_t errlen) __attribute__((warn_unused_result));

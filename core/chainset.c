@@ -136,6 +136,7 @@ static int chainset_chain_build(struct chainset_chain *c, const struct cfg_chain
 		c->steps[i].where = sw;
 		c->descs[i].control = cs->control;
 		c->descs[i].interactive = (inst->desc->auth->flags & PGS_AUTH_INTERACTIVE) != 0;
+		c->descs[i].final_fail = (inst->desc->auth->flags & PGS_AUTH_FINAL_FAILURE) != 0;
 	}
 	if (bad)
 		return -1;
@@ -424,6 +425,11 @@ enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn,
 	case PGS_STEP_FAIL:
 		result = CHAIN_STEP_FAIL;
 		break;
+	case PGS_STEP_PROTO_ERROR:
+		chainset_run_release(run, conn);
+		run->finished = true;
+		*logdetail = detail ? detail : "invalid authentication message";
+		return CHAINSET_PROTO_ERROR;
 	case PGS_STEP_IGNORE:
 		result = CHAIN_STEP_IGNORE;
 		if (run->sent)
@@ -438,6 +444,8 @@ enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn,
 	chainset_run_release(run, conn);
 
 feed:
+	if (result == CHAIN_STEP_FAIL && run->failed == NULL)
+		run->failed = step->auth;
 	next = chain_feed(&run->eval, run->chain->descs, result, run->sent);
 	run->sent = false;
 	*logdetail = detail;

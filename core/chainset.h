@@ -101,16 +101,18 @@ const char *chainset_step_option(const struct chainset_step *step, const char *n
 
 /* What the caller does after chainset_run_step(). */
 enum chainset_status {
-	CHAINSET_SEND = 1,   /* flush out, call again with in == NULL */
-	CHAINSET_NEED_INPUT, /* flush out, call again with the client's next
+	CHAINSET_SEND = 1,    /* flush out, call again with in == NULL */
+	CHAINSET_NEED_INPUT,  /* flush out, call again with the client's next
 	                        auth message */
-	CHAINSET_PENDING,    /* the module deferred work; call again with
+	CHAINSET_PENDING,     /* the module deferred work; call again with
 	                        in == NULL when it completed */
-	CHAINSET_NEXT,       /* a step finished and the chain goes on: log
+	CHAINSET_NEXT,        /* a step finished and the chain goes on: log
 	                        *logdetail if set, call again with in == NULL */
-	CHAINSET_SUCCESS,    /* the chain succeeded: flush out, AuthenticationOk */
-	CHAINSET_FAILURE,    /* the chain failed: generic error to the client,
+	CHAINSET_SUCCESS,     /* the chain succeeded: flush out, AuthenticationOk */
+	CHAINSET_FAILURE,     /* the chain failed: generic error to the client,
 	                        *logdetail (if set) to the log */
+	CHAINSET_PROTO_ERROR, /* the client broke the auth protocol: the chain
+	                         ended; *logdetail is the client-visible message */
 };
 
 /* One connection's progress through a chain (lives in the client
@@ -118,11 +120,12 @@ enum chainset_status {
 struct chainset_run {
 	const struct chainset_chain *chain;
 	struct chain_run eval;
-	void *state;   /* the current step's module state */
-	bool live;     /* conn_new() succeeded, conn_free() still owed */
-	bool sent;     /* the current step has sent something to the client */
-	bool finished; /* SUCCESS or FAILURE was returned */
-	size_t last;   /* index of the step that returned the last result */
+	void *state;                /* the current step's module state */
+	bool live;                  /* conn_new() succeeded, conn_free() still owed */
+	bool sent;                  /* the current step has sent something to the client */
+	bool finished;              /* SUCCESS or FAILURE was returned */
+	size_t last;                /* index of the step that returned the last result */
+	const pgs_auth_ops *failed; /* the first step that failed, for the wording */
 };
 
 /* Start running `chain` (NULL fails).  Calls no module; the first
@@ -138,8 +141,11 @@ enum chainset_status chainset_run_start(struct chainset_run *run,
  * and the status says whether to go on.  *logdetail is set (or NULL) on
  * NEXT, SUCCESS and FAILURE: the finished step's failure detail, for the
  * log only; run->last is that step's index.  A conn_new() failure counts
- * as a FAIL of that step.  The detail is read after the step's
- * conn_free(), so a module must point it at static or conn_alloc() memory,
+ * as a FAIL of that step; run->failed remembers the first failing step's
+ * operations (their `method` words the client's error).  A step's
+ * PGS_STEP_PROTO_ERROR ends the run at once with CHAINSET_PROTO_ERROR.
+ * The detail is read after the step's conn_free(), so a module must point
+ * it at static or conn_alloc() memory,
  * never at its per-connection state.
  */
 enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn, const uint8_t *in,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -112,7 +113,13 @@ void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss
 	set_state(cl, CL_STARTUP);
 	cl->is_unix = is_unix;
 	if (is_unix) {
+		struct ucred cred;
+		socklen_t clen = sizeof cred;
+
 		snprintf(cl->remote_addr, sizeof cl->remote_addr, "[local]");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+		    clen == sizeof cred)
+			snprintf(cl->peer_uid, sizeof cl->peer_uid, "%u", (unsigned)cred.uid);
 	} else if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
@@ -654,9 +661,12 @@ void client_sweep(struct worker *w)
 		switch (cl->state) {
 		case CL_STARTUP:
 		case CL_AUTH:
-			if (cfg->client_login_timeout > 0 && age > cfg->client_login_timeout)
-				client_fail(cl, "08006",
-				            "client_login_timeout: authentication took too long");
+			if (cfg->client_login_timeout <= 0 || age <= cfg->client_login_timeout)
+				break;
+			if (cl->state == CL_AUTH)
+				client_fail(cl, "57014", "canceling authentication due to timeout");
+			else
+				client_fail(cl, "08006", "auth_timeout: no startup packet in time");
 			break;
 		case CL_WAITING:
 		case CL_LOGIN_WAIT:

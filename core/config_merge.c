@@ -581,7 +581,9 @@ void cfg_merge_file(struct loader *ld, const config_t *file)
 			merge_timeout(ld, s, &cfg->client_idle_timeout);
 		} else if (strcmp(key, "server_connect_timeout") == 0) {
 			merge_timeout(ld, s, &cfg->server_connect_timeout);
-		} else if (strcmp(key, "client_login_timeout") == 0) {
+		} else if (strcmp(key, "auth_timeout") == 0 ||
+		           strcmp(key, "client_login_timeout") == 0) {
+			/* auth_timeout; client_login_timeout is PgBouncer's name */
 			merge_timeout(ld, s, &cfg->client_login_timeout);
 		} else if (strcmp(key, "shutdown_timeout") == 0) {
 			merge_timeout(ld, s, &cfg->shutdown_timeout);

@@ -96,6 +96,7 @@ struct client {
 	int64_t connect_time, state_since, last_active;
 	char remote_addr[64];
 	char remote_port[8];
+	char peer_uid[12]; /* Unix socket peer's uid (SO_PEERCRED), decimal; "" if unknown */
 	bool is_unix;
 	bool negotiated_ssl, negotiated_gss;
 

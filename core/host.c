@@ -106,6 +106,8 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 			return cl->is_unix ? "unix" : "tcp";
 		if (strcmp(name, "authn_id") == 0)
 			return cl->authn_id;
+		if (strcmp(name, "peer_uid") == 0)
+			return cl->peer_uid[0] ? cl->peer_uid : NULL;
 		return cl->sp.raw ? startup_param(&cl->sp, name) : NULL;
 	} else {
 		const struct server *sv = (const struct server *)c;
@@ -157,19 +159,44 @@ static int h_no_cb(const pgs_conn *conn, uint8_t *out, size_t *len)
 	return -ENOENT;
 }
 
+/* Ask the credential modules of mods, in config order. */
+static int cred_lookup(struct mod_set *ms, pgs_conn *conn, const char *user, pgs_secret *out)
+{
+	for (size_t i = 0; i < ms->nmods; i++) {
+		const pgs_cred_ops *ops = ms->mods[i].desc->cred;
+		int rc;
+
+		if (ops == NULL || ops->lookup == NULL)
+			continue;
+		rc = ops->lookup(ms->mods[i].state, conn, user, out);
+		if (rc == -ENOENT)
+			continue;
+		if (rc == 0) {
+			out->opaque = (void *)out->data; /* module memory from alloc() */
+			out->size = sizeof *out;
+		}
+		return rc;
+	}
+	return -ENOENT;
+}
+
 static int h_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out)
 {
 	struct pgs_conn *c = (struct pgs_conn *)conn;
 
 	memset(out, 0, sizeof *out);
 	out->size = sizeof *out;
+	if (user == NULL)
+		return -EINVAL;
 	if (c->side == PGS_SIDE_SERVER) {
 		const struct server *sv = (const struct server *)c;
 		char *copy;
 
-		(void)user; /* the pool's password is for its login user */
+		/* The pool's own password is for its login user; without one,
+		 * the credential modules' secret for that user (PgBouncer's
+		 * auth_file serves both sides the same way). */
 		if (sv->pcfg->password == NULL)
-			return -ENOENT;
+			return cred_lookup(sv->gen->mods, conn, sv->login_user, out);
 		copy = strdup(sv->pcfg->password);
 		if (copy == NULL)
 			return -ENOMEM;
@@ -178,27 +205,8 @@ static int h_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out)
 		out->len = strlen(copy);
 		out->opaque = copy;
 		return 0;
-	} else {
-		const struct client *cl = (const struct client *)c;
-		struct mod_set *ms = cl->gen->mods;
-
-		for (size_t i = 0; i < ms->nmods; i++) {
-			const pgs_cred_ops *ops = ms->mods[i].desc->cred;
-			int rc;
-
-			if (ops == NULL || ops->lookup == NULL)
-				continue;
-			rc = ops->lookup(ms->mods[i].state, conn, user, out);
-			if (rc == -ENOENT)
-				continue;
-			if (rc == 0) {
-				out->opaque = (void *)out->data; /* module memory from alloc() */
-				out->size = sizeof *out;
-			}
-			return rc;
-		}
-		return -ENOENT;
 	}
+	return cred_lookup(((const struct client *)c)->gen->mods, conn, user, out);
 }
 
 static void h_secret_release(pgs_secret *s)
@@ -262,6 +270,34 @@ static int h_ct_memcmp(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : 1;
 }
 
+static struct mod_set *conn_mods(const struct pgs_conn *c)
+{
+	return c->side == PGS_SIDE_CLIENT ? ((const struct client *)c)->gen->mods
+	                                  : ((const struct server *)c)->gen->mods;
+}
+
+/* The ident maps live in the access modules (hba's ident_file). */
+static int h_ident_match(const pgs_conn *conn, const char *map, const char *system_user,
+                         const char *role)
+{
+	struct mod_set *ms;
+
+	if (conn == NULL || map == NULL || system_user == NULL || role == NULL)
+		return -EINVAL;
+	ms = conn_mods((const struct pgs_conn *)conn);
+	for (size_t i = 0; i < ms->nmods; i++) {
+		const pgs_access_ops *ops = ms->mods[i].desc->access;
+		int rc;
+
+		if (!PGS_HAS_FIELD(ops, pgs_access_ops, ident) || ops->ident == NULL)
+			continue;
+		rc = ops->ident(ms->mods[i].state, map, system_user, role);
+		if (rc != -ENOENT)
+			return rc;
+	}
+	return -ENOENT;
+}
+
 static const pgs_host host_table = {
         .size = sizeof(pgs_host),
         .abi_major = PGS_ABI_MAJOR,
@@ -288,6 +324,8 @@ static const pgs_host host_table = {
         .wbuf_msg = h_wbuf_msg,
         .defer = h_defer,
         .ct_memcmp = h_ct_memcmp,
+        .ident_match = h_ident_match,
+        .cfg_path = modcfg_path,
 };
 
 const pgs_host *host_services(void)

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "modload.h"
 
@@ -101,4 +102,34 @@ const char *modcfg_where(const pgs_cfg *cfg, const char *key)
 	snprintf(buf, sizeof buf, "%s:%u", file ? file : "(config)",
 	         (unsigned)config_setting_source_line(s));
 	return buf;
+}
+
+/**
+ * modcfg_path() - the string setting `key` as a file path: as written when
+ * absolute, else relative to the directory of the config file that sets it
+ * (a conf.d/ file's paths are relative to conf.d/).  Returns 0, -ENOENT,
+ * -EINVAL (not a string, or empty), -ENAMETOOLONG.
+ */
+int modcfg_path(const pgs_cfg *cfg, const char *key, char *out, size_t out_size)
+{
+	const config_setting_t *s = modcfg_member(cfg, key);
+	const char *val, *file, *slash;
+	int n;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return -EINVAL;
+	val = config_setting_get_string(s);
+	if (val == NULL || val[0] == 0 || out == NULL || out_size == 0)
+		return -EINVAL;
+	file = config_setting_source_file(s);
+	slash = file ? strrchr(file, '/') : NULL;
+	if (val[0] == '/' || slash == NULL)
+		n = snprintf(out, out_size, "%s", val);
+	else
+		n = snprintf(out, out_size, "%.*s/%s", (int)(slash - file), file, val);
+	if (n < 0 || (size_t)n >= out_size)
+		return -ENAMETOOLONG;
+	return 0;
 }

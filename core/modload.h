@@ -32,6 +32,7 @@ int modcfg_bool(const pgs_cfg *cfg, const char *key, bool *out);
 /* "file:line" of key (or of the group when key is NULL), in thread-local
  * storage valid until the next call from the same thread. */
 const char *modcfg_where(const pgs_cfg *cfg, const char *key);
+int modcfg_path(const pgs_cfg *cfg, const char *key, char *out, size_t out_size);
 
 /* One loaded, initialised module instance. */
 struct mod_instance {

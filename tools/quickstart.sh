@@ -4,7 +4,8 @@
 #   1. installs what is missing (tools/deps.sh: apt-get update + apt-get install)
 #   2. builds (tools/build.sh: autoreconf -fi, configure, make) into build/
 #   3. starts a throwaway PostgreSQL 15 on loopback (tests/lib/pg-up.sh, in a mktemp -d dir)
-#   4. starts pgsluice with the shipped pgsluice.conf + conf.d/, copied to that dir, plus a
+#   4. starts pgsluice with the shipped pgsluice.conf + conf.d/ + pg_hba.conf, copied to that
+#      dir with a userlist.txt giving the quickstart user a random password, plus a
 #      conf.d/90-quickstart.conf that points server "main" at the throwaway cluster, module_path
 #      at the build, the Unix socket into the temp dir, and the listen port elsewhere if 6432
 #      is taken (conf.d files are read in name order; later settings win)
@@ -61,7 +62,11 @@ grep '^PostgreSQL' "$B/pg-up.out"
 echo "== pgsluice"
 [ -f "$ROOT/pgsluice.conf" ] || { echo "no pgsluice.conf at the top of the source tree" >&2; exit 1; }
 mkdir -p "$B/etc/conf.d" "$B/run"
-cp "$ROOT/pgsluice.conf" "$B/etc/"
+cp "$ROOT/pgsluice.conf" "$ROOT/pg_hba.conf" "$ROOT/pg_ident.conf" "$B/etc/"
+# the shipped pg_hba.conf asks TCP clients for SCRAM-SHA-256 against userlist.txt: give the
+# quickstart user a random password there (the file must not be readable by others)
+QS_PASSWORD=$(openssl rand -hex 12)
+( umask 077; printf '"%s" "%s"\n' "${QS_USER:-trustuser}" "$QS_PASSWORD" > "$B/etc/userlist.txt" )
 if [ -d "$ROOT/conf.d" ]; then
   find "$ROOT/conf.d" -maxdepth 1 -name '*.conf' -type f -exec cp {} "$B/etc/conf.d/" \;
 fi
@@ -97,7 +102,8 @@ echo "$("$BUILD/pgsluice" --version 2>&1 | head -1) pid $SPID on 127.0.0.1:$port
 echo "== psql through pgsluice"
 conn="host=127.0.0.1 port=$port user=${QS_USER:-trustuser} dbname=${QS_DB:-postgres} sslmode=disable gssencmode=disable connect_timeout=10"
 echo "\$ psql \"$conn\" -c \"select version(), current_user, inet_server_port() as server_port\""
-env -u KRB5CCNAME -u PGPASSWORD timeout 30 psql -X -w "$conn" \
+echo "(password from $B/etc/userlist.txt, checked by SCRAM-SHA-256 as the shipped pg_hba.conf says)"
+env -u KRB5CCNAME PGPASSWORD="$QS_PASSWORD" timeout 30 psql -X -w "$conn" \
   -c "select version(), current_user, inet_server_port() as server_port"
 
 if [ "$KEEP" = 1 ]; then

@@ -4,7 +4,8 @@
 #   2. builds with ./configure --enable-sanitizers (ASan + UBSan) into build-sanitizers/
 #   3. make check: the Check unit tests (their tests/unit/*.log files are printed, so Check's
 #      "100%: Checks: N, Failures: 0, Errors: 0" lines show)
-#   4. the integration suite (tests/integration/run.sh) against that sanitizer build
+#   4. the fuzz targets of tests/fuzz/ (tools/fuzz.sh), FUZZ_SECONDS (30) each
+#   5. the integration suite (tests/integration/run.sh) against that sanitizer build
 # Exits non-zero if anything failed; the last line is the integration suite's
 # "N passed, N failed".
 set -uo pipefail
@@ -41,10 +42,13 @@ if [ "$unit_rc" != 0 ]; then
   tail -n 40 "$BUILD/make-check.out"
 fi
 
+echo "== fuzzing (libFuzzer, ${FUZZ_SECONDS:-30} s per target)"
+bash "$ROOT/tools/fuzz.sh" -t "${FUZZ_SECONDS:-30}" -o "$BUILD/fuzz"; fuzz_rc=$?
+
 echo "== integration tests (sanitizer build)"
 bash "$ROOT/tests/integration/run.sh" -b "$BUILD" 2>&1 | tee "$BUILD/integration.out"; it_rc=${PIPESTATUS[0]}
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$BUILD/integration.out" | tail -1)
 [ -n "$summary" ] || { summary="0 passed, 1 failed"; it_rc=1; }
-echo "== done in $(( $(date +%s) - t0 )) s: formatting $([ "$fmt_rc" = 0 ] && echo ok || echo FAILED), unit tests $([ "$unit_rc" = 0 ] && echo passed || echo FAILED), integration tests $([ "$it_rc" = 0 ] && echo passed || echo FAILED)"
+echo "== done in $(( $(date +%s) - t0 )) s: formatting $([ "$fmt_rc" = 0 ] && echo ok || echo FAILED), unit tests $([ "$unit_rc" = 0 ] && echo passed || echo FAILED), fuzzing $([ "$fuzz_rc" = 0 ] && echo passed || echo FAILED), integration tests $([ "$it_rc" = 0 ] && echo passed || echo FAILED)"
 echo "$summary"
-[ "$unit_rc" = 0 ] && [ "$it_rc" = 0 ] && [ "$fmt_rc" = 0 ]
+[ "$unit_rc" = 0 ] && [ "$it_rc" = 0 ] && [ "$fmt_rc" = 0 ] && [ "$fuzz_rc" = 0 ]

@@ -1,5 +1,5 @@
 /*
- * pgsluice/module.h — the module ABI, version 1.0.
+ * pgsluice/module.h — the module ABI, version 1.1.
  *
  * This is the only header a pgsluice module includes.  A module never links
  * against the daemon: it exports one entry function returning a descriptor,
@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define PGS_ABI_MAJOR    1
-#define PGS_ABI_MINOR    0
+#define PGS_ABI_MINOR    1
 #define PGS_MODULE_MAGIC 0x70674d31u /* "pgM1" */
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
@@ -108,7 +108,8 @@ typedef struct pgs_host {
 	/* Connection facts.  Names: "user", "database", "application_name"
 	 * and any other startup parameter; "remote_addr" (IP text or "[local]"),
 	 * "remote_port", "transport" ("unix", "tcp", "tls", "gss"),
-	 * "authn_id" once set.  NULL when unknown. */
+	 * "authn_id" once set; since 1.1 "peer_uid" (decimal uid of a Unix
+	 * socket peer, from SO_PEERCRED).  NULL when unknown. */
 	enum pgs_side (*conn_side)(const pgs_conn *conn);
 	const char *(*conn_param)(const pgs_conn *conn, const char *name);
 	/* Option of the current chain step (from the access rule or the
@@ -121,7 +122,8 @@ typedef struct pgs_host {
 
 	/* Secrets: for a client connection, the stored verifier/password of
 	 * `user` from the credential modules; for a server connection, the
-	 * password the pool logs into PostgreSQL with.  -ENOENT if none.
+	 * pool's configured password, else (since 1.1) the credential modules'
+	 * secret for the login user (any kind).  -ENOENT if none.
 	 * Always pair with secret_release(). */
 	int (*secret_lookup)(pgs_conn *conn, const char *user, pgs_secret *out);
 	void (*secret_release)(pgs_secret *secret);
@@ -144,17 +146,35 @@ typedef struct pgs_host {
 	int (*ct_memcmp)(const void *a, const void *b, size_t len);
 
 	void *reserved[8];
+
+	/* --- ABI 1.1 (check with PGS_HAS_FIELD before use) --- */
+
+	/* Ident map (pg_ident.conf semantics) kept by the access modules:
+	 * 0 when map `map` lets `system_user` connect as `role`, -EACCES when
+	 * it does not, -ENOENT when no module knows a map of that name. */
+	int (*ident_match)(const pgs_conn *conn, const char *map, const char *system_user,
+	                   const char *role);
+
+	/* A file path setting: as written when absolute; a relative path is
+	 * taken relative to the directory of the config file that sets it.
+	 * Written NUL-terminated to out.  0, -ENOENT (absent), -EINVAL (not
+	 * a string, or empty), -ENAMETOOLONG (does not fit out_size). */
+	int (*cfg_path)(const pgs_cfg *cfg, const char *key, char *out, size_t out_size);
 } pgs_host;
 
 /* What the host does after an auth step. */
 enum pgs_step {
-	PGS_STEP_SEND = 1,   /* flush out, then call step() again with in == NULL */
-	PGS_STEP_NEED_INPUT, /* flush out, wait for the peer's next auth message */
-	PGS_STEP_PENDING,    /* defer() in flight; step() is called when done */
-	PGS_STEP_DONE,       /* success; flush out (e.g. SASL final) */
-	PGS_STEP_FAIL,       /* refusal: the client sees a generic error;
+	PGS_STEP_SEND = 1,    /* flush out, then call step() again with in == NULL */
+	PGS_STEP_NEED_INPUT,  /* flush out, wait for the peer's next auth message */
+	PGS_STEP_PENDING,     /* defer() in flight; step() is called when done */
+	PGS_STEP_DONE,        /* success; flush out (e.g. SASL final) */
+	PGS_STEP_FAIL,        /* refusal: the client sees a generic error;
 	                        *logdetail goes to the log only */
-	PGS_STEP_IGNORE,     /* does not apply; legal only before anything was sent */
+	PGS_STEP_IGNORE,      /* does not apply; legal only before anything was sent */
+	PGS_STEP_PROTO_ERROR, /* 1.1: the peer broke the auth protocol: the chain
+	                         ends, the client gets FATAL 08P01 with *logdetail
+	                         as the message (so it must be fit to show, never
+	                         a secret) and the connection is closed */
 };
 
 /* Frontend authentication (client -> pgsluice).  step() is first called
@@ -170,9 +190,25 @@ typedef struct pgs_auth_ops {
 	 * client that vanished mid-exchange. */
 	void (*conn_free)(void *mod, pgs_conn *conn, void *state);
 	void *reserved[4];
+
+	/* --- ABI 1.1 --- */
+	/* How a failure of this step reads to the client, as PostgreSQL words
+	 * it: "<method> authentication failed for user \"x\"" (method e.g.
+	 * "password", "Peer", "certificate", "GSSAPI") with SQLSTATE
+	 * fail_sqlstate ("28P01" for password methods).  NULL: the host says
+	 * "authentication failed for user \"x\"" with 28000. */
+	const char *method;
+	const char *fail_sqlstate;
 } pgs_auth_ops;
 
-#define PGS_AUTH_INTERACTIVE 0x1u
+#define PGS_AUTH_INTERACTIVE   0x1u
+/* 1.1: a failure after talking to the client is final: the module checked
+ * the client's credential and it is wrong (password methods), so no later
+ * step could accept the same client.  Lets a chain such as
+ * (md5 sufficient, scram required) pass the loader's protocol check: md5
+ * steps aside with IGNORE before talking when it cannot check the secret,
+ * and a wrong md5 password ends the chain. */
+#define PGS_AUTH_FINAL_FAILURE 0x2u
 
 /* Backend authentication (pgsluice -> PostgreSQL): answers the server's
  * AuthenticationRequest codes listed in auth_codes (bit 1u << code, e.g.
@@ -212,10 +248,18 @@ typedef struct pgs_access_result {
 typedef struct pgs_access_ops {
 	uint32_t size;
 	/* 0: allowed, *out filled (strings live until reload()/fini());
-	 * -EACCES: refused (logdetail -> log); -ENOENT: no opinion. */
+	 * -EACCES: refused by a rule (a pg_hba "reject" line: the client reads
+	 * "pg_hba.conf rejects connection for host ..."); -EPERM (1.1): no rule
+	 * matched ("no pg_hba.conf entry for host ..."); logdetail -> log only.
+	 * -ENOENT: no opinion, ask the next access module. */
 	int (*decide)(void *mod, const pgs_conn *conn, pgs_access_result *out,
 	              const char **logdetail);
 	void *reserved[4];
+
+	/* --- ABI 1.1 --- */
+	/* Ident map lookup behind host->ident_match: 0 match, -EACCES no
+	 * match, -ENOENT when this module has no map named `map`. */
+	int (*ident)(void *mod, const char *map, const char *system_user, const char *role);
 } pgs_access_ops;
 
 /* Audit events. */

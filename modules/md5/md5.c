@@ -6,7 +6,8 @@
  * pool's secret is either the plain password (kind "plain") or the hash
  * PostgreSQL itself stores (kind "md5": "md5" + 32 hex), whose hex part is
  * the inner hash as it is.  MD5 is deprecated in PostgreSQL; the module says
- * so when it loads.  Frontend (client) MD5 comes in a later issue.
+ * so when it loads.  The frontend (clients logging in to pgsluice with MD5)
+ * is md5_front.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,12 +18,9 @@
 #include <pgsluice/module.h>
 
 #include "md5_hash.h"
+#include "md5_int.h"
 
 #define MD5_DETAIL_LEN 256
-
-struct md5_module {
-	const pgs_host *host;
-};
 
 static int md5_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
@@ -186,10 +184,8 @@ static const pgs_backend_ops md5_backend = {
 };
 
 static const pgs_module md5_desc = {
-        PGS_MODULE_INIT("md5", "0.1.0"),
-        .init = md5_init,
-        .fini = md5_fini,
-        .backend = &md5_backend,
+        PGS_MODULE_INIT("md5", "0.1.0"), .init = md5_init,        .fini = md5_fini,
+        .auth = &md5_front_ops,          .backend = &md5_backend,
 };
 
 PGS_MODULE_EXPORT(md5_desc)

@@ -5,8 +5,12 @@
  * The pool's password goes to the server as it is, so only a secret of kind
  * "plain" can answer.  The password crosses the wire readable by anyone
  * on the path unless the server connection uses TLS or GSS encryption; a
- * debug line says when it does not.  Frontend (client) cleartext comes in a
- * later issue.
+ * debug line says when it does not.  The frontend (clients sending their
+ * password in cleartext to pgsluice) is password_front.c.
+ *
+ * Config:  allow_unencrypted = true   let the frontend accept a cleartext
+ *          password on a connection that is neither TLS nor GSS encrypted
+ *          (default false).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,21 +18,34 @@
 
 #include <pgsluice/module.h>
 
-#define PASSWORD_DETAIL_LEN 256
+#include "password_int.h"
 
-struct password_module {
-	const pgs_host *host;
-};
+#define PASSWORD_DETAIL_LEN 256
 
 static int password_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
 	struct password_module *m;
+	bool allow = false;
+	int rc;
 
-	(void)cfg;
+	rc = cfg != NULL ? host->cfg_bool(cfg, "allow_unencrypted", &allow) : -ENOENT;
+	if (rc == -ENOENT) {
+		allow = false;
+	} else if (rc < 0) {
+		host->log(PGS_LOG_ERROR, NULL, "%s: password: allow_unencrypted must be a boolean",
+		          host->cfg_where ? host->cfg_where(cfg, "allow_unencrypted") : "?");
+		return -EINVAL;
+	}
 	m = host->alloc(sizeof *m);
 	if (m == NULL)
 		return -ENOMEM;
 	m->host = host;
+	m->allow_unencrypted = allow;
+	if (allow)
+		host->log(PGS_LOG_WARN, NULL,
+		          "password: allow_unencrypted = true: clients may send their password "
+		          "in cleartext over connections that are neither TLS nor GSS "
+		          "encrypted, readable by anyone on the network path");
 	*mod = m;
 	return 0;
 }
@@ -161,10 +178,8 @@ static const pgs_backend_ops password_backend = {
 };
 
 static const pgs_module password_desc = {
-        PGS_MODULE_INIT("password", "0.1.0"),
-        .init = password_init,
-        .fini = password_fini,
-        .backend = &password_backend,
+        PGS_MODULE_INIT("password", "0.1.0"), .init = password_init,        .fini = password_fini,
+        .auth = &password_front_ops,          .backend = &password_backend,
 };
 
 PGS_MODULE_EXPORT(password_desc)

@@ -1,31 +1,41 @@
 /*
- * scram.c — the "scram" module: backend login to PostgreSQL with
- * SCRAM-SHA-256 (AuthenticationSASL 10, SASLContinue 11, SASLFinal 12).
+ * scram.c — the "scram" module: module glue, the two key caches shared
+ * with the frontend half (scram_front.c, SCRAM-SHA-256 server towards
+ * clients) and the backend login to PostgreSQL with SCRAM-SHA-256
+ * (AuthenticationSASL 10, SASLContinue 11, SASLFinal 12):
  *
  *   server: R 10 "SCRAM-SHA-256\0...\0"  -> us: p SASLInitialResponse
  *   server: R 11 server-first-message    -> us: p SASLResponse (client-final)
  *   server: R 12 server-final-message    -> we verify it: DONE
  *   server: R 0 AuthenticationOk         (handled by the host)
  *
- * The protocol and crypto live in scram_client.c; this file holds the
- * per-connection state, the secret lookup and a small cache of derived
- * keys.  PostgreSQL sends the same salt and iteration count for a role on
- * every login, so ClientKey/ServerKey are cached per (password, salt,
- * iterations) and PBKDF2 runs once per role and password, not per server
- * connection.  A cache miss still runs PBKDF2 in the calling worker (a few
- * milliseconds at PostgreSQL's default 4096 iterations, ~0.75 s at a
- * million on a 2-core test machine), which is why the iteration count a
- * server may ask for is capped by max_iterations.  Once the host supports
- * PGS_STEP_PENDING for backend steps, a miss should go to host->defer().
+ * The protocol and crypto live in scram_client.c.  The server-side secret
+ * (host->secret_lookup on the server connection) is either
+ *  - "plain": a password.  PostgreSQL sends the same salt and iteration
+ *    count for a role on every login, so ClientKey/ServerKey are cached per
+ *    (password, salt, iterations) and PBKDF2 runs once per role and
+ *    password, not per server connection.  A cache miss still runs PBKDF2
+ *    in the calling worker (a few milliseconds at PostgreSQL's default 4096
+ *    iterations), which is why the iteration count a server may ask for is
+ *    capped by max_iterations.  Once the host supports PGS_STEP_PENDING for
+ *    backend steps, a miss should go to host->defer().  The password is
+ *    SASLprep'ed like libpq does (raw bytes when SASLprep refuses it).
+ *  - "scram-sha-256": a verifier (pass-through).  pgsluice cannot compute a
+ *    proof from it alone; it uses the ClientKey a client proved during its
+ *    own SCRAM login against the same verifier (see scram_int.h).  The
+ *    server must send the verifier's salt and iteration count.
  *
  * Config (all optional):
- *   key_cache_size = 32;       derived key pairs kept; 0 disables the cache
- *   max_iterations = 1000000;  refuse servers asking for more PBKDF2 rounds
+ *   iterations = 4096;            frontend: PBKDF2 rounds of verifiers derived
+ *                                 from stored passwords, and of mock exchanges
+ *   key_cache_size = 32;          derived key pairs kept; 0 disables the cache
+ *   max_iterations = 1000000;     refuse servers asking for more PBKDF2 rounds
+ *   passthrough_cache_size = 128; users whose ClientKey is kept for
+ *                                 pass-through; 0 disables pass-through
+ * The keys behind mock salts (unknown users) and derived salts are random
+ * per start: the mock salt of an unknown user changes across restarts.
  *
- * No channel binding (SCRAM-SHA-256-PLUS) yet, and no SASLprep: passwords
- * are used as raw bytes, as libpq does for strings SASLprep rejects.
- * Pass-through (ClientKey recovered from the client's proof) comes later and
- * will feed scram_client_final_keys().
+ * No channel binding on the backend login yet (the gs2 header is "n,,").
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,38 +52,21 @@
 #include <pgsluice/module.h>
 
 #include "scram_client.h"
+#include "scram_int.h"
+#include "scram_verifier.h"
 
 #define SCRAM_MECHANISM        "SCRAM-SHA-256"
 #define SCRAM_MECHANISM_PLUS   "SCRAM-SHA-256-PLUS"
-#define SCRAM_DETAIL_LEN       256
 #define SCRAM_MAX_MECHANISMS   16
 #define SCRAM_DEFAULT_CACHE    32
 #define SCRAM_MAX_CACHE        4096
+#define SCRAM_DEFAULT_PT_CACHE 128
+#define SCRAM_MAX_PT_CACHE     65536
 #define SCRAM_DEFAULT_MAX_ITER 1000000
 
 #define AUTH_SASL          10
 #define AUTH_SASL_CONTINUE 11
 #define AUTH_SASL_FINAL    12
-
-/* One cached key pair; the fingerprint is a keyed HMAC of
- * (iterations, salt, password), so the cache never holds the password. */
-struct scram_cached_keys {
-	bool used;
-	uint8_t fingerprint[SCRAM_KEY_LEN];
-	uint8_t client_key[SCRAM_KEY_LEN];
-	uint8_t server_key[SCRAM_KEY_LEN];
-};
-
-struct scram_module {
-	const pgs_host *host;
-	uint32_t max_iterations;
-	EVP_MAC *hmac; /* for fingerprints */
-	uint8_t fingerprint_key[SCRAM_KEY_LEN];
-	pthread_mutex_t cache_lock; /* guards the fields below */
-	struct scram_cached_keys *cache;
-	size_t cache_size;
-	size_t cache_next; /* round-robin replacement */
-};
 
 /* Per server connection: what we wait for from the server. */
 enum scram_conn_state {
@@ -88,6 +81,13 @@ struct scram_conn {
 	enum scram_conn_state state;
 	scram_client *client;          /* host->alloc, only during the login */
 	char detail[SCRAM_DETAIL_LEN]; /* log detail; lives with the conn */
+};
+
+/* The server-side secret: a password, or a verifier for pass-through. */
+struct backend_secret {
+	pgs_secret secret; /* "plain": the password; released by put_secret() */
+	bool is_verifier;
+	struct scram_verifier v;
 };
 
 static const char *conn_state_name(enum scram_conn_state state)
@@ -138,6 +138,8 @@ static void scram_fini(void *mod)
 		return;
 	if (m->cache != NULL)
 		m->host->wipe_free(m->cache, m->cache_size * sizeof *m->cache);
+	if (m->pt != NULL)
+		m->host->wipe_free(m->pt, m->pt_size * sizeof *m->pt);
 	pthread_mutex_destroy(&m->cache_lock);
 	EVP_MAC_free(m->hmac);
 	m->host->wipe_free(m, sizeof *m);
@@ -145,12 +147,14 @@ static void scram_fini(void *mod)
 
 static int scram_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
-	int64_t cache_size = SCRAM_DEFAULT_CACHE;
-	int64_t max_iter = SCRAM_DEFAULT_MAX_ITER;
+	int64_t cache_size = SCRAM_DEFAULT_CACHE, pt_size = SCRAM_DEFAULT_PT_CACHE;
+	int64_t max_iter = SCRAM_DEFAULT_MAX_ITER, iter = SCRAM_DEFAULT_ITER;
 	struct scram_module *m;
 
 	if (cfg_int_in(host, cfg, "key_cache_size", 0, SCRAM_MAX_CACHE, &cache_size) < 0 ||
-	    cfg_int_in(host, cfg, "max_iterations", 4096, SCRAM_MAX_ITERATIONS, &max_iter) < 0)
+	    cfg_int_in(host, cfg, "max_iterations", 4096, SCRAM_MAX_ITERATIONS, &max_iter) < 0 ||
+	    cfg_int_in(host, cfg, "iterations", 1, max_iter, &iter) < 0 ||
+	    cfg_int_in(host, cfg, "passthrough_cache_size", 0, SCRAM_MAX_PT_CACHE, &pt_size) < 0)
 		return -EINVAL;
 
 	m = host->alloc(sizeof *m);
@@ -159,35 +163,42 @@ static int scram_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 	memset(m, 0, sizeof *m);
 	m->host = host;
 	m->max_iterations = (uint32_t)max_iter;
+	m->iterations = (uint32_t)iter;
 	if (pthread_mutex_init(&m->cache_lock, NULL) != 0) {
 		host->free(m);
 		return -ENOMEM;
 	}
-	if (cache_size > 0) {
-		m->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	m->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (cache_size > 0)
 		m->cache = host->alloc((size_t)cache_size * sizeof *m->cache);
-		if (m->hmac == NULL || m->cache == NULL ||
-		    RAND_bytes(m->fingerprint_key, sizeof m->fingerprint_key) != 1) {
-			host->log(PGS_LOG_ERROR, NULL, "scram: cannot set up the key cache");
-			if (m->cache != NULL)
-				host->free(m->cache);
-			m->cache = NULL;
-			scram_fini(m);
-			return -ENOMEM;
-		}
-		memset(m->cache, 0, (size_t)cache_size * sizeof *m->cache);
-		m->cache_size = (size_t)cache_size;
+	if (pt_size > 0)
+		m->pt = host->alloc((size_t)pt_size * sizeof *m->pt);
+	if (m->hmac == NULL || (cache_size > 0 && m->cache == NULL) ||
+	    (pt_size > 0 && m->pt == NULL) ||
+	    RAND_bytes(m->fingerprint_key, sizeof m->fingerprint_key) != 1 ||
+	    RAND_bytes(m->plain_salt_key, sizeof m->plain_salt_key) != 1 ||
+	    RAND_bytes(m->mock_key, sizeof m->mock_key) != 1) {
+		host->log(PGS_LOG_ERROR, NULL, "scram: cannot set up keys and caches");
+		m->cache_size = m->cache != NULL ? (size_t)cache_size : 0;
+		m->pt_size = m->pt != NULL ? (size_t)pt_size : 0;
+		scram_fini(m);
+		return -ENOMEM;
 	}
+	if (m->cache != NULL)
+		memset(m->cache, 0, (size_t)cache_size * sizeof *m->cache);
+	if (m->pt != NULL)
+		memset(m->pt, 0, (size_t)pt_size * sizeof *m->pt);
+	m->cache_size = (size_t)cache_size;
+	m->pt_size = (size_t)pt_size;
 	*mod = m;
 	return 0;
 }
 
 /* ------------------------------------------------------------ key cache */
 
-/* fingerprint = HMAC(module key, be32(iterations) be32(salt_len) salt pw) */
-static bool fingerprint(const struct scram_module *m, const uint8_t *pw, size_t pw_len,
-                        const uint8_t *salt, size_t salt_len, uint32_t iterations,
-                        uint8_t out[SCRAM_KEY_LEN])
+bool scram_keys_fingerprint(const struct scram_module *m, const uint8_t *pw, size_t pw_len,
+                            const uint8_t *salt, size_t salt_len, uint32_t iterations,
+                            uint8_t fp[SCRAM_KEY_LEN])
 {
 	OSSL_PARAM params[2];
 	uint8_t head[8];
@@ -195,6 +206,8 @@ static bool fingerprint(const struct scram_module *m, const uint8_t *pw, size_t 
 	size_t out_len = 0;
 	bool ok;
 
+	if (m->cache_size == 0)
+		return false;
 	head[0] = (uint8_t)(iterations >> 24);
 	head[1] = (uint8_t)(iterations >> 16);
 	head[2] = (uint8_t)(iterations >> 8);
@@ -210,14 +223,14 @@ static bool fingerprint(const struct scram_module *m, const uint8_t *pw, size_t 
 		return false;
 	ok = EVP_MAC_init(ctx, m->fingerprint_key, sizeof m->fingerprint_key, params) &&
 	     EVP_MAC_update(ctx, head, sizeof head) && EVP_MAC_update(ctx, salt, salt_len) &&
-	     EVP_MAC_update(ctx, pw, pw_len) && EVP_MAC_final(ctx, out, &out_len, SCRAM_KEY_LEN) &&
+	     EVP_MAC_update(ctx, pw, pw_len) && EVP_MAC_final(ctx, fp, &out_len, SCRAM_KEY_LEN) &&
 	     out_len == SCRAM_KEY_LEN;
 	EVP_MAC_CTX_free(ctx);
 	return ok;
 }
 
-static bool cache_get(struct scram_module *m, const uint8_t fp[SCRAM_KEY_LEN],
-                      uint8_t client_key[SCRAM_KEY_LEN], uint8_t server_key[SCRAM_KEY_LEN])
+bool scram_keys_get(struct scram_module *m, const uint8_t fp[SCRAM_KEY_LEN],
+                    uint8_t client_key[SCRAM_KEY_LEN], uint8_t server_key[SCRAM_KEY_LEN])
 {
 	bool found = false;
 
@@ -235,12 +248,14 @@ static bool cache_get(struct scram_module *m, const uint8_t fp[SCRAM_KEY_LEN],
 	return found;
 }
 
-static void cache_put(struct scram_module *m, const uint8_t fp[SCRAM_KEY_LEN],
-                      const uint8_t client_key[SCRAM_KEY_LEN],
-                      const uint8_t server_key[SCRAM_KEY_LEN])
+void scram_keys_put(struct scram_module *m, const uint8_t fp[SCRAM_KEY_LEN],
+                    const uint8_t client_key[SCRAM_KEY_LEN],
+                    const uint8_t server_key[SCRAM_KEY_LEN])
 {
 	struct scram_cached_keys *e;
 
+	if (m->cache_size == 0)
+		return;
 	pthread_mutex_lock(&m->cache_lock);
 	/* Another worker may have derived the same keys meanwhile. */
 	for (size_t i = 0; i < m->cache_size; i++)
@@ -257,7 +272,8 @@ out:
 	pthread_mutex_unlock(&m->cache_lock);
 }
 
-/* ClientKey and ServerKey for this exchange: from the cache or PBKDF2. */
+/* ClientKey and ServerKey for this exchange: from the cache or PBKDF2
+ * (of the SASLprep'ed password, as libpq does). */
 static int get_keys(struct scram_module *m, const scram_client *sc, const uint8_t *pw,
                     size_t pw_len, uint8_t client_key[SCRAM_KEY_LEN],
                     uint8_t server_key[SCRAM_KEY_LEN])
@@ -270,16 +286,70 @@ static int get_keys(struct scram_module *m, const scram_client *sc, const uint8_
 	int rc;
 
 	salt = scram_client_salt(sc, &salt_len);
-	cached = m->cache_size > 0 && fingerprint(m, pw, pw_len, salt, salt_len, iterations, fp);
-	if (cached && cache_get(m, fp, client_key, server_key)) {
+	cached = scram_keys_fingerprint(m, pw, pw_len, salt, salt_len, iterations, fp);
+	if (cached && scram_keys_get(m, fp, client_key, server_key)) {
 		OPENSSL_cleanse(fp, sizeof fp);
 		return 0;
 	}
-	rc = scram_derive_keys(pw, pw_len, salt, salt_len, iterations, client_key, server_key);
+	rc = scram_verifier_derive(pw, pw_len, salt, salt_len, iterations, client_key, server_key);
 	if (rc == 0 && cached)
-		cache_put(m, fp, client_key, server_key);
+		scram_keys_put(m, fp, client_key, server_key);
 	OPENSSL_cleanse(fp, sizeof fp);
 	return rc;
+}
+
+/* ------------------------------------------------------------ pass-through */
+
+void scram_passthrough_put(struct scram_module *m, const char *user,
+                           const struct scram_verifier *keys,
+                           const uint8_t client_key[SCRAM_KEY_LEN])
+{
+	struct scram_passthrough *e = NULL;
+	size_t user_len = strlen(user);
+
+	if (m->pt_size == 0 || user_len > SCRAM_PT_MAX_USER)
+		return;
+	pthread_mutex_lock(&m->cache_lock);
+	for (size_t i = 0; i < m->pt_size; i++) {
+		struct scram_passthrough *c = &m->pt[i];
+
+		if (c->used && strcmp(c->user, user) == 0) {
+			e = c; /* the same user again: replace */
+			break;
+		}
+		if (e == NULL || (e->used && (!c->used || c->last_use < e->last_use)))
+			e = c;
+	}
+	OPENSSL_cleanse(e, sizeof *e);
+	e->used = true;
+	e->last_use = ++m->pt_clock;
+	memcpy(e->user, user, user_len + 1);
+	e->keys = *keys;
+	memcpy(e->client_key, client_key, SCRAM_KEY_LEN);
+	pthread_mutex_unlock(&m->cache_lock);
+}
+
+bool scram_passthrough_get(struct scram_module *m, const char *user, const struct scram_verifier *v,
+                           uint8_t client_key[SCRAM_KEY_LEN])
+{
+	bool found = false;
+
+	pthread_mutex_lock(&m->cache_lock);
+	for (size_t i = 0; i < m->pt_size && !found; i++) {
+		struct scram_passthrough *e = &m->pt[i];
+
+		if (!e->used || strcmp(e->user, user) != 0)
+			continue;
+		if (e->keys.iterations == v->iterations && e->keys.salt_len == v->salt_len &&
+		    memcmp(e->keys.salt, v->salt, v->salt_len) == 0 &&
+		    CRYPTO_memcmp(e->keys.stored_key, v->stored_key, SCRAM_KEY_LEN) == 0) {
+			memcpy(client_key, e->client_key, SCRAM_KEY_LEN);
+			e->last_use = ++m->pt_clock;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&m->cache_lock);
+	return found;
 }
 
 /* ------------------------------------------------------------ steps */
@@ -298,40 +368,76 @@ static enum pgs_step fail(const struct scram_module *m, struct scram_conn *st,
 }
 
 /*
- * Look up the pool's password for the connection's user.  0 with *secret
- * filled (a "plain" secret; release it), or -1 with st->detail set.
+ * Look up the server-side secret for the connection's user: a "plain"
+ * password (kept in bs->secret until put_secret()) or a "scram-sha-256"
+ * verifier (parsed into bs->v, for pass-through).  0, or -1 with
+ * st->detail set.
  */
-static int get_password(const struct scram_module *m, pgs_conn *conn, struct scram_conn *st,
-                        pgs_secret *secret)
+static int get_secret(const struct scram_module *m, pgs_conn *conn, struct scram_conn *st,
+                      struct backend_secret *bs)
 {
 	const pgs_host *host = m->host;
 	const char *user = host->conn_param(conn, "user");
+	char err[128];
 
+	memset(bs, 0, sizeof *bs);
 	if (user == NULL || user[0] == '\0') {
 		snprintf(st->detail, sizeof st->detail, "scram: server connection has no user");
 		return -1;
 	}
-	memset(secret, 0, sizeof *secret);
-	secret->size = sizeof *secret;
-	if (host->secret_lookup(conn, user, secret) < 0) {
+	bs->secret.size = sizeof bs->secret;
+	if (host->secret_lookup(conn, user, &bs->secret) < 0) {
 		snprintf(st->detail, sizeof st->detail,
-		         "no password configured for backend login of user "
-		         "\"%s\"",
-		         user);
+		         "no password configured for backend login of user \"%s\"", user);
 		return -1;
 	}
-	if (secret->kind != NULL && strcmp(secret->kind, "plain") == 0)
+	if (bs->secret.kind != NULL && strcmp(bs->secret.kind, "plain") == 0)
 		return 0;
-	if (secret->kind != NULL && strcmp(secret->kind, "scram-sha-256") == 0)
-		snprintf(st->detail, sizeof st->detail,
-		         "stored secret of kind scram-sha-256 cannot be used "
-		         "for SCRAM client login (pass-through comes later)");
-	else
-		snprintf(st->detail, sizeof st->detail,
-		         "stored secret of kind %s cannot be used for SCRAM "
-		         "client login of user \"%s\" (a password is needed)",
-		         secret->kind ? secret->kind : "(none)", user);
-	host->secret_release(secret);
+	if (bs->secret.kind != NULL && strcmp(bs->secret.kind, "scram-sha-256") == 0) {
+		int rc = scram_verifier_parse(bs->secret.data, bs->secret.len, &bs->v, err,
+		                              sizeof err);
+
+		host->secret_release(&bs->secret);
+		if (rc < 0) {
+			snprintf(st->detail, sizeof st->detail,
+			         "stored SCRAM verifier for backend login of user \"%s\" is "
+			         "unusable: %s",
+			         user, err);
+			return -1;
+		}
+		bs->is_verifier = true;
+		return 0;
+	}
+	snprintf(st->detail, sizeof st->detail,
+	         "stored secret of kind %s cannot be used for SCRAM "
+	         "client login of user \"%s\" (a password or a SCRAM verifier is needed)",
+	         bs->secret.kind ? bs->secret.kind : "(none)", user);
+	host->secret_release(&bs->secret);
+	return -1;
+}
+
+static void put_secret(const struct scram_module *m, struct backend_secret *bs)
+{
+	if (!bs->is_verifier)
+		m->host->secret_release(&bs->secret);
+	scram_verifier_clear(&bs->v);
+}
+
+/*
+ * Pass-through: the ClientKey a client proved for this user and verifier.
+ * 0, or -1 with st->detail set.
+ */
+static int passthrough_key(struct scram_module *m, pgs_conn *conn, struct scram_conn *st,
+                           const struct scram_verifier *v, uint8_t client_key[SCRAM_KEY_LEN])
+{
+	const char *user = m->host->conn_param(conn, "user");
+
+	if (scram_passthrough_get(m, user, v, client_key))
+		return 0;
+	snprintf(st->detail, sizeof st->detail,
+	         "no SCRAM key of user \"%s\" to log into the server: the stored secret is a "
+	         "SCRAM verifier, so a client must log in with SCRAM first (pass-through)",
+	         user);
 	return -1;
 }
 
@@ -347,9 +453,10 @@ static enum pgs_step on_sasl(struct scram_module *m, pgs_conn *conn, struct scra
 	const pgs_host *host = m->host;
 	char msg[sizeof SCRAM_MECHANISM + 4 + SCRAM_CLIENT_MSG_MAX];
 	char err[SCRAM_DETAIL_LEN];
+	uint8_t client_key[SCRAM_KEY_LEN];
 	bool have_scram = false, have_plus = false, ended = false;
 	size_t pos = 0, first_len = 0, mech_len = sizeof SCRAM_MECHANISM;
-	pgs_secret secret;
+	struct backend_secret bs;
 	int rc;
 
 	for (int count = 0; pos < in_len && count <= SCRAM_MAX_MECHANISMS; count++) {
@@ -384,10 +491,15 @@ static enum pgs_step on_sasl(struct scram_module *m, pgs_conn *conn, struct scra
 		return fail(m, st, logdetail);
 	}
 
-	/* Fail early, before starting the exchange, if we have no password. */
-	if (get_password(m, conn, st, &secret) < 0)
+	/* Fail early, before starting the exchange, if we have no password
+	 * (or no pass-through key). */
+	if (get_secret(m, conn, st, &bs) < 0)
 		return fail(m, st, logdetail);
-	host->secret_release(&secret);
+	rc = bs.is_verifier ? passthrough_key(m, conn, st, &bs.v, client_key) : 0;
+	OPENSSL_cleanse(client_key, sizeof client_key);
+	put_secret(m, &bs);
+	if (rc < 0)
+		return fail(m, st, logdetail);
 
 	st->client = host->alloc(sizeof *st->client);
 	if (st->client == NULL) {
@@ -415,6 +527,29 @@ static enum pgs_step on_sasl(struct scram_module *m, pgs_conn *conn, struct scra
 	return PGS_STEP_NEED_INPUT;
 }
 
+/* The keys for a verifier (pass-through): the server must use its salt and
+ * iteration count; ServerKey is the verifier's. */
+static int verifier_keys(struct scram_module *m, pgs_conn *conn, struct scram_conn *st,
+                         const struct scram_verifier *v, uint8_t client_key[SCRAM_KEY_LEN],
+                         uint8_t server_key[SCRAM_KEY_LEN])
+{
+	size_t salt_len;
+	const uint8_t *salt = scram_client_salt(st->client, &salt_len);
+
+	if (scram_client_iterations(st->client) != v->iterations || salt_len != v->salt_len ||
+	    memcmp(salt, v->salt, salt_len) != 0) {
+		snprintf(st->detail, sizeof st->detail,
+		         "the server's SCRAM salt or iteration count (%u) differ from the stored "
+		         "verifier's (%u): they must be the same for pass-through",
+		         scram_client_iterations(st->client), v->iterations);
+		return -1;
+	}
+	if (passthrough_key(m, conn, st, v, client_key) < 0)
+		return -1;
+	memcpy(server_key, v->server_key, SCRAM_KEY_LEN);
+	return 0;
+}
+
 /* SASLContinue: check server-first, answer with client-final. */
 static enum pgs_step on_server_first(struct scram_module *m, pgs_conn *conn, struct scram_conn *st,
                                      const uint8_t *in, size_t in_len, pgs_wbuf *out,
@@ -425,27 +560,33 @@ static enum pgs_step on_server_first(struct scram_module *m, pgs_conn *conn, str
 	char msg[SCRAM_CLIENT_MSG_MAX];
 	char err[SCRAM_DETAIL_LEN];
 	size_t msg_len = 0;
-	pgs_secret secret;
+	struct backend_secret bs;
 	int rc;
 
 	if (scram_client_server_first(st->client, in, in_len, err, sizeof err) < 0) {
 		snprintf(st->detail, sizeof st->detail, "%s", err);
 		return fail(m, st, logdetail);
 	}
-	if (scram_client_iterations(st->client) > m->max_iterations) {
+	if (get_secret(m, conn, st, &bs) < 0)
+		return fail(m, st, logdetail);
+	if (bs.is_verifier) {
+		rc = verifier_keys(m, conn, st, &bs.v, client_key, server_key);
+	} else if (scram_client_iterations(st->client) > m->max_iterations) {
 		snprintf(st->detail, sizeof st->detail,
 		         "server asks for %u SCRAM iterations, more than "
 		         "max_iterations (%u)",
 		         scram_client_iterations(st->client), m->max_iterations);
-		return fail(m, st, logdetail);
+		rc = -1;
+	} else {
+		rc = get_keys(m, st->client, bs.secret.data, bs.secret.len, client_key, server_key);
+		if (rc < 0)
+			snprintf(st->detail, sizeof st->detail,
+			         "scram: cannot derive keys from the password");
 	}
-	if (get_password(m, conn, st, &secret) < 0)
-		return fail(m, st, logdetail);
-	rc = get_keys(m, st->client, secret.data, secret.len, client_key, server_key);
-	host->secret_release(&secret);
+	put_secret(m, &bs);
 	if (rc < 0) {
-		snprintf(st->detail, sizeof st->detail,
-		         "scram: cannot derive keys from the password");
+		OPENSSL_cleanse(client_key, sizeof client_key);
+		OPENSSL_cleanse(server_key, sizeof server_key);
 		return fail(m, st, logdetail);
 	}
 	rc = scram_client_final_keys(st->client, client_key, server_key, msg, sizeof msg, &msg_len,
@@ -544,10 +685,8 @@ static const pgs_backend_ops scram_backend = {
 };
 
 static const pgs_module scram_desc = {
-        PGS_MODULE_INIT("scram", "0.1.0"),
-        .init = scram_init,
-        .fini = scram_fini,
-        .backend = &scram_backend,
+        PGS_MODULE_INIT("scram", "0.1.0"), .init = scram_init,        .fini = scram_fini,
+        .auth = &scram_front_ops,          .backend = &scram_backend,
 };
 
 PGS_MODULE_EXPORT(scram_desc)

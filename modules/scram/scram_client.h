@@ -16,11 +16,12 @@
  * No channel binding yet: the gs2 header is always "n,," ("client does not
  * support channel binding"), which a server offering -PLUS still accepts.
  *
- * SASLprep is not applied to passwords: the bytes are used as they are.
- * That is what libpq does for any password that is not valid for SASLprep,
- * and PostgreSQL stores its verifier the same way, so plain ASCII and most
- * UTF-8 passwords work; a password that SASLprep would change (e.g. one with
- * non-ASCII spaces or compatibility characters) may not.
+ * SASLprep is not applied here: scram_client_final_password() and
+ * scram_derive_keys() use the password bytes as they are (right for ASCII
+ * and for any password SASLprep refuses).  Callers that need libpq's exact
+ * behaviour derive the keys with scram_verifier_derive() (modules/common,
+ * SASLprep first) and pass them to scram_client_final_keys(), as the scram
+ * module does.
  *
  * Every function returning int returns 0 or a negative errno value:
  *   -EINVAL   called in the wrong state or with bad arguments

@@ -14,7 +14,7 @@ fi
 prefix=$(sed -n 's/^prefix=//p' "$BUILD/pgsluice.pc")
 root=$DEST$prefix
 check "daemon installed" test -x "$root/sbin/pgsluice"
-for m in trust reject scram md5 password; do
+for m in trust reject scram md5 password hba userlist peer; do
   check "module $m.so installed" test -f "$root/lib/pgsluice/$m.so"
 done
 check "module.h installed" test -f "$root/include/pgsluice/module.h"

@@ -90,11 +90,14 @@ mkdir -p "$S_SOCK"
 # backend trust).  Frontend: trust.  Variables that change it:
 #   S_WORKERS (2)   S_TOP (extra top-level settings)   S_POOL (extra settings in every pool)
 #   S_LISTEN (the whole listen list)   S_POOLS_PRE (pool entries put before the standard ones,
-#   each ending with a comma)
+#   each ending with a comma)   S_MODULES (extra module instances, each ending with ';')
+#   S_AUTH (replaces the whole `auth = {...};` line, e.g. with chains and an hba default)
 conf_std() {
   local mode=${1:-transaction} max=${2:-20}
   local p="server = \"main\"; mode = \"$mode\"; max_size = $max; min_size = 0; initial_size = 0; ${S_POOL:-}"
   local listen="( { host = \"127.0.0.1\"; port = $S_PORT; }, { host = \"::1\"; port = $S_PORT; } )"
+  local auth='auth = { default_chain = ( { use = "trust"; control = "required"; } ); };'
+  [ -n "${S_AUTH:-}" ] && auth=$S_AUTH
   cat <<CONF
 # written by tests/integration/lib.sh conf_std for $(basename "$T")
 listen = ${S_LISTEN:-$listen};
@@ -109,6 +112,7 @@ modules = {
   scram = { path = "scram.so"; };
   md5 = { path = "md5.so"; };
   password = { path = "password.so"; };
+  ${S_MODULES:-}
 };
 servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; } );
 pools = (${S_POOLS_PRE:-}
@@ -116,7 +120,7 @@ pools = (${S_POOLS_PRE:-}
   { database = "*"; user = "md5user"; $p password = "md5pass"; },
   { database = "*"; user = "*"; $p }
 );
-auth = { default_chain = ( { use = "trust"; control = "required"; } ); };
+$auth
 ${S_TOP:-}
 CONF
 }

@@ -224,7 +224,7 @@ START_TEST(test_all_ignore_and_empty)
 {
 	struct drive_result r;
 	struct chain_run run;
-	struct chain_step_desc d = {CTL_REQUIRED, false};
+	struct chain_step_desc d = {CTL_REQUIRED, false, false};
 
 	DRIVE(&r, STEP(CTL_REQUIRED, IGN_), STEP(CTL_REQUISITE, IGN_), STEP(CTL_SUFFICIENT, IGN_),
 	      STEP(CTL_OPTIONAL, IGN_));
@@ -311,9 +311,9 @@ START_TEST(test_check_refuses)
 {
 	enum chain_control c = continuing[_i];
 	struct chain_step_desc d[3] = {
-	        {c, true},
-	        {CTL_REQUIRED, false},
-	        {CTL_OPTIONAL, true},
+	        {c, true, false},
+	        {CTL_REQUIRED, false, false},
+	        {CTL_OPTIONAL, true, false},
 	};
 	char err[512], want[512];
 
@@ -340,29 +340,38 @@ START_TEST(test_check_accepts)
 	char err[512];
 
 	/* requisite stops on failure: another mechanism can follow it. */
-	d[0] = (struct chain_step_desc){CTL_REQUISITE, true};
-	d[1] = (struct chain_step_desc){CTL_REQUIRED, true};
+	d[0] = (struct chain_step_desc){CTL_REQUISITE, true, false};
+	d[1] = (struct chain_step_desc){CTL_REQUIRED, true, false};
 	ck_assert_int_eq(chain_check("x", d, 2, err, sizeof err), 0);
 
 	/* non-interactive steps around one interactive step. */
-	d[0] = (struct chain_step_desc){CTL_SUFFICIENT, false};
-	d[1] = (struct chain_step_desc){CTL_REQUIRED, true};
-	d[2] = (struct chain_step_desc){CTL_REQUIRED, false};
-	d[3] = (struct chain_step_desc){CTL_OPTIONAL, false};
+	d[0] = (struct chain_step_desc){CTL_SUFFICIENT, false, false};
+	d[1] = (struct chain_step_desc){CTL_REQUIRED, true, false};
+	d[2] = (struct chain_step_desc){CTL_REQUIRED, false, false};
+	d[3] = (struct chain_step_desc){CTL_OPTIONAL, false, false};
 	ck_assert_int_eq(chain_check("x", d, 4, err, sizeof err), 0);
 	ck_assert_int_eq(chain_check("x", d, 0, err, sizeof err), 0);
 
 	/* requisite, requisite, then anything. */
-	d[0] = (struct chain_step_desc){CTL_REQUISITE, true};
-	d[1] = (struct chain_step_desc){CTL_REQUISITE, true};
-	d[2] = (struct chain_step_desc){CTL_SUFFICIENT, true};
+	d[0] = (struct chain_step_desc){CTL_REQUISITE, true, false};
+	d[1] = (struct chain_step_desc){CTL_REQUISITE, true, false};
+	d[2] = (struct chain_step_desc){CTL_SUFFICIENT, true, false};
 	ck_assert_int_eq(chain_check("x", d, 3, err, sizeof err), 0);
 	/* ...but not two continuing interactive steps after them. */
-	d[3] = (struct chain_step_desc){CTL_REQUIRED, true};
+	d[3] = (struct chain_step_desc){CTL_REQUIRED, true, false};
 	ck_assert_int_eq(chain_check("x", d, 4, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "step 3 (interactive, sufficient)") != NULL &&
 	                      strstr(err, "lead to step 4 ") != NULL,
 	              "%s", err);
+
+	/* A step whose failure after talking is final (a password method) may
+	 * precede another mechanism: "legacy" = (md5 sufficient, scram
+	 * required).  Without the flag the same chain is refused. */
+	d[0] = (struct chain_step_desc){CTL_SUFFICIENT, true, true};
+	d[1] = (struct chain_step_desc){CTL_REQUIRED, true, true};
+	ck_assert_int_eq(chain_check("legacy", d, 2, err, sizeof err), 0);
+	d[0].final_fail = false;
+	ck_assert_int_eq(chain_check("legacy", d, 2, err, sizeof err), -1);
 
 	d[0].control = (enum chain_control)42;
 	ck_assert_int_eq(chain_check("x", d, 1, err, sizeof err), -1);

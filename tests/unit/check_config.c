@@ -328,7 +328,10 @@ END_TEST
 START_TEST(test_shipped_config)
 {
 	struct pgs_config *cfg = load_good(TEST_SRCDIR "/../pgsluice.conf");
-	const char *want[] = {"trust", "reject", "scram", "password"};
+	const char *want[] = {"hba", "userlist", "trust", "reject", "scram", "peer", "password"};
+	const char *where[] = {"10-modules.conf:11", "10-modules.conf:17", "10-modules.conf:19",
+	                       "10-modules.conf:20", "10-modules.conf:21", "10-modules.conf:22",
+	                       "10-modules.conf:23"};
 	size_t i, k;
 
 	ck_assert_uint_eq(cfg->nfiles, 5);
@@ -345,8 +348,8 @@ START_TEST(test_shipped_config)
 	ck_assert_int_eq(cfg->log_level, PGS_LOG_INFO);
 	ck_assert_str_eq(cfg->module_path, PGS_MODULE_DIR);
 
-	ck_assert_uint_eq(cfg->nmodules, 4); /* md5 is commented out */
-	for (k = 0; k < 4; k++) {
+	ck_assert_uint_eq(cfg->nmodules, 7); /* md5 is commented out */
+	for (k = 0; k < 7; k++) {
 		char so[32];
 
 		snprintf(so, sizeof(so), "%s.so", want[k]);
@@ -355,10 +358,8 @@ START_TEST(test_shipped_config)
 				break;
 		ck_assert_msg(i < cfg->nmodules, "no module %s", want[k]);
 		ck_assert_str_eq(cfg->modules[i].path, so);
-		ck_assert(ends_with(cfg->modules[i].where, "10-modules.conf:8") ||
-		          ends_with(cfg->modules[i].where, "10-modules.conf:9") ||
-		          ends_with(cfg->modules[i].where, "10-modules.conf:10") ||
-		          ends_with(cfg->modules[i].where, "10-modules.conf:11"));
+		ck_assert_msg(ends_with(cfg->modules[i].where, where[k]), "%s: %s", want[k],
+		              cfg->modules[i].where);
 	}
 
 	ck_assert_uint_eq(cfg->nservers, 1);
@@ -374,10 +375,14 @@ START_TEST(test_shipped_config)
 	ck_assert_int_eq(cfg->pools[0].mode, POOL_TRANSACTION);
 	ck_assert_int_eq(cfg->pools[0].max_size, 20);
 
-	ck_assert_uint_eq(cfg->default_chain.nsteps, 1);
-	ck_assert_str_eq(cfg->default_chain.steps[0].use, "trust");
-	ck_assert_int_eq(cfg->default_chain.steps[0].control, CTL_REQUIRED);
-	ck_assert(ends_with(cfg->default_chain.steps[0].where, "40-auth.conf:14"));
+	/* hba decides; the chains carry PostgreSQL's method names */
+	ck_assert_uint_eq(cfg->default_chain.nsteps, 0);
+	ck_assert_uint_eq(cfg->nchains, 1);
+	ck_assert_str_eq(cfg->chains[0].name, "scram-sha-256");
+	ck_assert_uint_eq(cfg->chains[0].nsteps, 1);
+	ck_assert_str_eq(cfg->chains[0].steps[0].use, "scram");
+	ck_assert_int_eq(cfg->chains[0].steps[0].control, CTL_REQUIRED);
+	ck_assert_int_eq(cfg->client_login_timeout, 60000); /* auth_timeout = 60 */
 	config_free(cfg);
 }
 END_TEST

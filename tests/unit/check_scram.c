@@ -3,7 +3,9 @@
  * the SCRAM-SHA-256 client (RFC 7677 vector, hostile server messages),
  * PostgreSQL's MD5 hashing, and the scram/md5/password modules driven
  * through a fake host against a SCRAM server written here independently
- * with OpenSSL primitives.
+ * with OpenSSL primitives; the scram module's frontend (SCRAM server
+ * towards clients: verifier, derived and mock exchanges) and its
+ * pass-through of a client's proven ClientKey to the backend login.
  */
 #include "autoconf.h"
 
@@ -21,7 +23,7 @@
 
 #include "pgsluice/module.h"
 
-#include "../../modules/md5/md5_hash.h"
+#include "../../modules/common/md5_hash.h"
 #include "../../modules/scram/scram_client.h"
 
 /* RFC 7677 §3 */
@@ -448,6 +450,7 @@ END_TEST
 
 struct pgs_wbuf {
 	char type;
+	uint32_t code; /* wbuf_auth */
 	uint8_t data[4096];
 	size_t len;
 	int count;
@@ -457,9 +460,13 @@ struct pgs_conn {
 	const char *user;
 	const char *secret_kind; /* NULL: no secret */
 	const char *secret;
+	bool has_cb; /* TLS: tls-server-end-point data */
+	char authn_id[64];
 	void *mem[16]; /* conn_alloc'd */
 	int nmem;
 };
+
+static int defers;
 
 static int live_allocs;
 static int live_secrets;
@@ -572,6 +579,39 @@ static int fh_ct_memcmp(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len);
 }
 
+static int fh_wbuf_auth(pgs_wbuf *out, uint32_t code, const void *data, size_t len)
+{
+	if (fh_wbuf_msg(out, 'R', data, len) < 0)
+		return -ENOMEM;
+	out->code = code;
+	return 0;
+}
+
+/* The work pool, run at once: the module still sees PENDING first. */
+static int fh_defer(pgs_conn *conn, void (*work)(void *arg), void *arg)
+{
+	(void)conn;
+	defers++;
+	work(arg);
+	return 0;
+}
+
+static int fh_conn_cb_hash(const pgs_conn *conn, uint8_t *out, size_t *len)
+{
+	if (!conn->has_cb)
+		return -ENOENT;
+	ck_assert_uint_ge(*len, 32);
+	memset(out, 0xcb, 32);
+	*len = 32;
+	return 0;
+}
+
+static int fh_set_authn_id(pgs_conn *conn, const char *id)
+{
+	snprintf(conn->authn_id, sizeof conn->authn_id, "%s", id);
+	return 0;
+}
+
 static const pgs_host fake_host = {
         .size = sizeof(pgs_host),
         .abi_major = PGS_ABI_MAJOR,
@@ -589,6 +629,10 @@ static const pgs_host fake_host = {
         .secret_lookup = fh_secret_lookup,
         .secret_release = fh_secret_release,
         .wbuf_msg = fh_wbuf_msg,
+        .wbuf_auth = fh_wbuf_auth,
+        .defer = fh_defer,
+        .conn_cb_hash = fh_conn_cb_hash,
+        .set_authn_id = fh_set_authn_id,
         .ct_memcmp = fh_ct_memcmp,
 };
 
@@ -808,9 +852,14 @@ START_TEST(test_module_scram_refusals)
 	conn.secret_kind = "scram-sha-256";
 	conn.secret = "SCRAM-SHA-256$4096:xx$yy:zz";
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_FAIL);
-	ck_assert_str_eq(detail, "stored secret of kind scram-sha-256 cannot "
-	                         "be used for SCRAM client login (pass-through comes "
-	                         "later)");
+	ck_assert_str_eq(detail, "stored SCRAM verifier for backend login of user \"u\" is "
+	                         "unusable: SCRAM verifier: salt is not valid base64");
+	/* a good verifier, but no client logged in with it yet */
+	conn.secret = "SCRAM-SHA-256$4096:3JVE9DESi+zWAEb3ok4aZQ==$"
+	              "AQrgDDsw640mvRXaGXikBoqn2biybAaZb60yoFwcNNc=:"
+	              "v7U85UwGp6VPKB5r2mmuIu927n1v40Teg05nL76AGSE=";
+	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "a client must log in with SCRAM first") != NULL);
 	conn.secret_kind = "md5";
 	ck_assert_int_eq(scram_login(&l, &conn, &fs, &detail), PGS_STEP_FAIL);
 	ck_assert(strstr(detail, "kind md5") != NULL);
@@ -939,11 +988,379 @@ START_TEST(test_module_password)
 }
 END_TEST
 
+/* ------------------------------------------------------------ frontend */
+
+/* A verifier in PostgreSQL's text form, computed here with OpenSSL. */
+static void make_verifier(const char *pw, const uint8_t salt[16], int iter, char *out, size_t size)
+{
+	uint8_t salted[32], ck[32], sk[32], stored[32];
+	char s64[32], st64[48], sv64[48];
+	unsigned int hl = 0;
+
+	ck_assert_int_eq(
+	        PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, 16, iter, EVP_sha256(), 32, salted),
+	        1);
+	hmac(salted, "Client Key", 10, ck);
+	hmac(salted, "Server Key", 10, sk);
+	ck_assert(EVP_Digest(ck, 32, stored, &hl, EVP_sha256(), NULL));
+	b64(salt, 16, s64);
+	b64(stored, 32, st64);
+	b64(sk, 32, sv64);
+	snprintf(out, size, "SCRAM-SHA-256$%d:%s$%s:%s", iter, s64, st64, sv64);
+}
+
+/* SASLInitialResponse: mechanism "\0" be32(len) data (len -1: no data). */
+static size_t sasl_initial(uint8_t *out, const char *mech, const char *data, int32_t len)
+{
+	size_t ml = strlen(mech) + 1;
+
+	memcpy(out, mech, ml);
+	out[ml] = (uint8_t)((uint32_t)len >> 24);
+	out[ml + 1] = (uint8_t)((uint32_t)len >> 16);
+	out[ml + 2] = (uint8_t)((uint32_t)len >> 8);
+	out[ml + 3] = (uint8_t)len;
+	if (len > 0)
+		memcpy(out + ml + 4, data, (size_t)len);
+	return ml + 4 + (len > 0 ? (size_t)len : 0);
+}
+
+/* What a frontend login showed the client. */
+struct front_run {
+	uint8_t mechs[64];
+	size_t mechs_len;
+	char server_first[512];
+	bool pending; /* the step deferred PBKDF2 */
+};
+
+/* One frontend login: scram_client.c with password pw against the module. */
+static enum pgs_step front_login(struct loaded *l, pgs_conn *conn, const char *pw,
+                                 struct front_run *r, const char **detail)
+{
+	static char copy[512];
+	const pgs_auth_ops *a = l->desc->auth;
+	pgs_wbuf out = {0};
+	scram_client sc;
+	char c1[SCRAM_CLIENT_MSG_MAX], c2[SCRAM_CLIENT_MSG_MAX], err[256];
+	uint8_t msg[2048];
+	size_t c1_len = 0, c2_len = 0, n;
+	void *st = NULL;
+	enum pgs_step rc;
+
+	memset(r, 0, sizeof *r);
+	*detail = NULL;
+	scram_client_clear(&sc);
+	ck_assert_int_eq(a->conn_new(l->mod, conn, &st), 0);
+	rc = a->step(l->mod, conn, st, NULL, 0, &out, detail);
+	if (rc != PGS_STEP_NEED_INPUT)
+		goto out;
+	ck_assert_int_eq(out.type, 'R');
+	ck_assert_uint_eq(out.code, 10);
+	memcpy(r->mechs, out.data, out.len);
+	r->mechs_len = out.len;
+	ck_assert_int_eq(scram_client_start(&sc, "", c1, sizeof c1, &c1_len, err, sizeof err), 0);
+	n = sasl_initial(msg, "SCRAM-SHA-256", c1, (int32_t)c1_len);
+	rc = a->step(l->mod, conn, st, msg, n, &out, detail);
+	if (rc == PGS_STEP_PENDING) {
+		r->pending = true;
+		rc = a->step(l->mod, conn, st, NULL, 0, &out, detail);
+	}
+	if (rc != PGS_STEP_NEED_INPUT)
+		goto out;
+	ck_assert_uint_eq(out.code, 11);
+	ck_assert_uint_lt(out.len, sizeof r->server_first);
+	memcpy(r->server_first, out.data, out.len);
+	ck_assert_int_eq(scram_client_server_first(&sc, out.data, out.len, err, sizeof err), 0);
+	ck_assert_int_eq(scram_client_final_password(&sc, u8(pw), strlen(pw), c2, sizeof c2,
+	                                             &c2_len, err, sizeof err),
+	                 0);
+	rc = a->step(l->mod, conn, st, u8(c2), c2_len, &out, detail);
+	if (rc == PGS_STEP_DONE) {
+		ck_assert_uint_eq(out.code, 12);
+		ck_assert_int_eq(scram_client_server_final(&sc, out.data, out.len, err, sizeof err),
+		                 0);
+	}
+out:
+	a->conn_free(l->mod, conn, st);
+	if (*detail != NULL) {
+		snprintf(copy, sizeof copy, "%s", *detail);
+		*detail = copy;
+	}
+	conn_close(conn);
+	scram_client_clear(&sc);
+	return rc;
+}
+
+/* The s= value of a server-first-message. */
+static void salt_of(const char *server_first, char out[64])
+{
+	const char *s = strstr(server_first, ",s="), *e;
+
+	ck_assert_ptr_nonnull(s);
+	e = strchr(s + 3, ',');
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_lt(e - s - 3, 64);
+	snprintf(out, 64, "%.*s", (int)(e - s - 3), s + 3);
+}
+
+START_TEST(test_front_ops)
+{
+	struct loaded l;
+
+	load("scram", &l);
+	ck_assert_ptr_nonnull(l.desc->auth);
+	ck_assert_uint_eq(l.desc->auth->flags & PGS_AUTH_INTERACTIVE, PGS_AUTH_INTERACTIVE);
+	ck_assert_str_eq(l.desc->auth->method, "password");
+	ck_assert_str_eq(l.desc->auth->fail_sqlstate, "28P01");
+	unload(&l);
+}
+END_TEST
+
+/* Frontend login against a stored verifier, then pass-through. */
+START_TEST(test_front_verifier_passthrough)
+{
+	uint8_t salt[16];
+	char v[256], v2[256];
+	struct fake_server fs = {.password = "scrampass", .iterations = 4096};
+	pgs_conn client = {.user = "scramuser", .secret_kind = "scram-sha-256", .secret = v};
+	pgs_conn server = client;
+	struct front_run r;
+	const char *detail;
+	struct loaded l;
+
+	memset(salt, 0x42, sizeof salt); /* the fake server's salt */
+	make_verifier("scrampass", salt, 4096, v, sizeof v);
+	load("scram", &l);
+
+	/* no client has logged in: the backend login cannot pass through */
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "a client must log in with SCRAM first") != NULL);
+	/* a wrong password does not fill the cache */
+	ck_assert_int_eq(front_login(&l, &client, "scrampas", &r, &detail), PGS_STEP_FAIL);
+	ck_assert_str_eq(detail, "SCRAM proof did not match");
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+
+	ck_assert_int_eq(front_login(&l, &client, "scrampass", &r, &detail), PGS_STEP_DONE);
+	ck_assert_str_eq(client.authn_id, "scramuser");
+	ck_assert_uint_eq(r.mechs_len, 15);
+	ck_assert_mem_eq(r.mechs, "SCRAM-SHA-256\0\0", 15);
+	ck_assert(!r.pending);
+	ck_assert(strstr(r.server_first, ",s=QkJCQkJCQkJCQkJCQkJCQg==,i=4096") != NULL);
+
+	/* pass-through: the backend login works from the client's key */
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_DONE);
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_DONE);
+	fs.tamper_final = true;
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert_str_eq(detail, "server signature mismatch");
+	fs.tamper_final = false;
+	/* the server must use the verifier's salt and iteration count */
+	fs.iterations = 4097;
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "differ from the stored verifier") != NULL);
+	fs.iterations = 4096;
+	/* keys are per user */
+	server.user = "other";
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "user \"other\"") != NULL);
+	server.user = "scramuser";
+	/* the client's verifier changes: the old key no longer matches */
+	make_verifier("newpass", salt, 4096, v2, sizeof v2);
+	client.secret = v2;
+	ck_assert_int_eq(front_login(&l, &client, "newpass", &r, &detail), PGS_STEP_DONE);
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "must log in with SCRAM first") != NULL);
+	server.secret = v2;
+	fs.password = "newpass";
+	ck_assert_int_eq(scram_login(&l, &server, &fs, &detail), PGS_STEP_DONE);
+	unload(&l);
+}
+END_TEST
+
+/* A stored cleartext password: PBKDF2 deferred once, then cached. */
+START_TEST(test_front_plain)
+{
+	pgs_conn conn = {.user = "plainuser", .secret_kind = "plain", .secret = "pencil"};
+	char salt1[64], salt2[64];
+	struct front_run r;
+	const char *detail;
+	struct loaded l;
+
+	load("scram", &l);
+	defers = 0;
+	ck_assert_int_eq(front_login(&l, &conn, "pencil", &r, &detail), PGS_STEP_DONE);
+	ck_assert(r.pending);
+	ck_assert_int_eq(defers, 1);
+	ck_assert_str_eq(conn.authn_id, "plainuser");
+	ck_assert(strstr(r.server_first, ",i=4096") != NULL);
+	salt_of(r.server_first, salt1);
+	ck_assert_uint_eq(strlen(salt1), 24); /* 16 bytes */
+
+	/* again: keys from the cache, same salt, nothing deferred */
+	ck_assert_int_eq(front_login(&l, &conn, "pencil", &r, &detail), PGS_STEP_DONE);
+	ck_assert(!r.pending);
+	ck_assert_int_eq(defers, 1);
+	salt_of(r.server_first, salt2);
+	ck_assert_str_eq(salt1, salt2);
+	ck_assert_int_eq(front_login(&l, &conn, "pencil ", &r, &detail), PGS_STEP_FAIL);
+	ck_assert_str_eq(detail, "SCRAM proof did not match");
+
+	/* another user: another salt */
+	conn.user = "plainuser2";
+	ck_assert_int_eq(front_login(&l, &conn, "pencil", &r, &detail), PGS_STEP_DONE);
+	ck_assert(r.pending);
+	salt_of(r.server_first, salt2);
+	ck_assert_str_ne(salt1, salt2);
+
+	/* the stored password is SASLprep'ed: soft hyphen removed */
+	conn.user = "sasluser";
+	conn.secret = "I\xC2\xADX";
+	ck_assert_int_eq(front_login(&l, &conn, "IX", &r, &detail), PGS_STEP_DONE);
+	unload(&l);
+}
+END_TEST
+
+/* Unknown user, MD5 hash, broken verifier: a full exchange that fails. */
+START_TEST(test_front_mock)
+{
+	char v[256], salt1[64], salt2[64], real_first[512];
+	uint8_t salt[16];
+	pgs_conn real = {.user = "realuser", .secret_kind = "scram-sha-256", .secret = v};
+	pgs_conn conn = {.user = "ghost"};
+	struct front_run r;
+	const char *detail;
+	struct loaded l;
+
+	memset(salt, 7, sizeof salt);
+	make_verifier("pw", salt, 4096, v, sizeof v);
+	load("scram", &l);
+	ck_assert_int_eq(front_login(&l, &real, "pw", &r, &detail), PGS_STEP_DONE);
+	snprintf(real_first, sizeof real_first, "%s", r.server_first);
+
+	ck_assert_int_eq(front_login(&l, &conn, "pw", &r, &detail), PGS_STEP_FAIL);
+	ck_assert_str_eq(detail, "user does not exist");
+	/* the same shape on the wire */
+	ck_assert_uint_eq(r.mechs_len, 15);
+	ck_assert_mem_eq(r.mechs, "SCRAM-SHA-256\0\0", 15);
+	ck_assert_uint_eq(strlen(r.server_first), strlen(real_first));
+	ck_assert(strstr(r.server_first, ",i=4096") != NULL);
+	ck_assert(!r.pending);
+	salt_of(r.server_first, salt1);
+	ck_assert_int_eq(front_login(&l, &conn, "pw", &r, &detail), PGS_STEP_FAIL);
+	salt_of(r.server_first, salt2);
+	ck_assert_str_eq(salt1, salt2); /* stable per user while running */
+	conn.user = "ghost2";
+	ck_assert_int_eq(front_login(&l, &conn, "pw", &r, &detail), PGS_STEP_FAIL);
+	salt_of(r.server_first, salt2);
+	ck_assert_str_ne(salt1, salt2);
+
+	conn.secret_kind = "md5";
+	conn.secret = "md57541d4e65fae11bd07f18dc6fe2b02bc";
+	ck_assert_int_eq(front_login(&l, &conn, "pw", &r, &detail), PGS_STEP_FAIL);
+	ck_assert_str_eq(detail, "stored secret is an MD5 hash: SCRAM cannot check it");
+	conn.secret_kind = "scram-sha-256";
+	conn.secret = "SCRAM-SHA-256$0:AAAA$AAAA:AAAA";
+	ck_assert_int_eq(front_login(&l, &conn, "pw", &r, &detail), PGS_STEP_FAIL);
+	ck_assert(strstr(detail, "stored SCRAM secret is unusable") != NULL);
+	unload(&l);
+}
+END_TEST
+
+#define FINAL_WRONG_NONCE "c=biws,r=abcX,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+
+/* Clients breaking the protocol: PGS_STEP_PROTO_ERROR with PostgreSQL's words. */
+START_TEST(test_front_protocol_errors)
+{
+	char v[256];
+	uint8_t salt[16], msg[512];
+	pgs_conn conn = {.user = "u", .secret_kind = "scram-sha-256", .secret = v};
+	const pgs_auth_ops *a;
+	pgs_wbuf out = {0};
+	const char *detail = NULL;
+	struct loaded l;
+	void *st = NULL;
+	size_t n;
+	int base;
+
+	memset(salt, 9, sizeof salt);
+	make_verifier("pw", salt, 4096, v, sizeof v);
+	load("scram", &l);
+	a = l.desc->auth;
+	base = live_allocs;
+
+	/* unknown mechanism */
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, NULL, 0, &out, &detail), PGS_STEP_NEED_INPUT);
+	n = sasl_initial(msg, "SCRAM-SHA-1", "n,,n=,r=x", 9);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, msg, n, &out, &detail), PGS_STEP_PROTO_ERROR);
+	ck_assert_str_eq(detail, "client selected an invalid SASL authentication mechanism");
+	/* anything after the end fails */
+	ck_assert_int_eq(a->step(l.mod, &conn, st, msg, n, &out, &detail), PGS_STEP_FAIL);
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+	ck_assert_int_eq(live_allocs, base);
+
+	/* malformed client-first */
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, NULL, 0, &out, &detail), PGS_STEP_NEED_INPUT);
+	n = sasl_initial(msg, "SCRAM-SHA-256", "n,,n=,r=a b", 11);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, msg, n, &out, &detail), PGS_STEP_PROTO_ERROR);
+	ck_assert_str_eq(detail, "malformed SCRAM message: non-printable characters in SCRAM "
+	                         "nonce");
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+
+	/* no initial data: an empty SASLContinue, then the client-first */
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, NULL, 0, &out, &detail), PGS_STEP_NEED_INPUT);
+	n = sasl_initial(msg, "SCRAM-SHA-256", NULL, -1);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, msg, n, &out, &detail), PGS_STEP_NEED_INPUT);
+	ck_assert_uint_eq(out.code, 11);
+	ck_assert_uint_eq(out.len, 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, u8("n,,n=,r=abc"), 11, &out, &detail),
+	                 PGS_STEP_NEED_INPUT);
+	ck_assert_uint_eq(out.code, 11);
+	ck_assert_mem_eq(out.data, "r=abc", 5);
+	/* a client-final with another nonce */
+	ck_assert_int_eq(a->step(l.mod, &conn, st, u8(FINAL_WRONG_NONCE), strlen(FINAL_WRONG_NONCE),
+	                         &out, &detail),
+	                 PGS_STEP_PROTO_ERROR);
+	ck_assert_str_eq(detail, "invalid SCRAM response: Nonce does not match.");
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+
+	/* over TLS: -PLUS offered, so "y" is a downgrade */
+	conn.has_cb = true;
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, NULL, 0, &out, &detail), PGS_STEP_NEED_INPUT);
+	ck_assert_uint_eq(out.len, 34);
+	ck_assert_mem_eq(out.data, "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0", 34);
+	n = sasl_initial(msg, "SCRAM-SHA-256", "y,,n=,r=x", 9);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, msg, n, &out, &detail), PGS_STEP_PROTO_ERROR);
+	ck_assert(strstr(detail, "SCRAM channel binding negotiation error") != NULL);
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+	conn.has_cb = false;
+
+	/* a client that vanishes mid-exchange, and one before anything */
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	ck_assert_int_eq(a->step(l.mod, &conn, st, NULL, 0, &out, &detail), PGS_STEP_NEED_INPUT);
+	ck_assert_int_eq(live_allocs, base + 1); /* the exchange */
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+	ck_assert_int_eq(live_allocs, base);
+	ck_assert_int_eq(a->conn_new(l.mod, &conn, &st), 0);
+	a->conn_free(l.mod, &conn, st);
+	conn_close(&conn);
+	unload(&l);
+}
+END_TEST
+
 static Suite *scram_suite(void)
 {
 	Suite *s = suite_create("scram");
 	TCase *tc = tcase_create("client");
 	TCase *tm = tcase_create("modules");
+	TCase *tf = tcase_create("frontend");
 
 	tcase_add_test(tc, test_rfc7677_vector);
 	tcase_add_test(tc, test_rfc7677_precomputed_keys);
@@ -963,6 +1380,13 @@ static Suite *scram_suite(void)
 	tcase_add_test(tm, test_module_md5);
 	tcase_add_test(tm, test_module_password);
 	suite_add_tcase(s, tm);
+
+	tcase_add_test(tf, test_front_ops);
+	tcase_add_test(tf, test_front_verifier_passthrough);
+	tcase_add_test(tf, test_front_plain);
+	tcase_add_test(tf, test_front_mock);
+	tcase_add_test(tf, test_front_protocol_errors);
+	suite_add_tcase(s, tf);
 	return s;
 }
 
