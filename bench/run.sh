@@ -33,12 +33,16 @@
 #               attached to the running daemon (-t 2000 vs -t 20000)
 #   --idle N    also measure memory per idle client: N clients log in and stay idle; the
 #               growth of the daemon's VmRSS divided by N (tests/integration/pgwire.py idle)
+#   --auth scram  clients authenticate to both poolers with SCRAM-SHA-256 against the verifier
+#               PostgreSQL stores (PgBouncer: auth_type = scram-sha-256 and that verifier in its
+#               auth_file; pgsluice: the userlist module with the same file, chain scram), so
+#               "connect" compares full SCRAM logins; default: trust
 #   --keep      keep the work directory (logs) afterwards
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/tests/lib
 BUILD=$ROOT/build; ROUNDS=2; DUR=10; CLIENTS=16; THREADS=2; WORKERS=0
-KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0
+KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0; AUTH=trust
 while [ $# -gt 0 ]; do
   case $1 in
     -b) BUILD=$(cd "$2" && pwd) || exit 2; shift 2 ;;
@@ -51,10 +55,12 @@ while [ $# -gt 0 ]; do
     --callgrind) CALLGRIND=1; shift ;;
     --syscalls) SYSCALLS=1; shift ;;
     --idle) IDLE=$2; shift 2 ;;
+    --auth) AUTH=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     *) sed -n '2,40p' "$0"; exit 2 ;;
   esac
 done
+case $AUTH in trust|scram) ;; *) echo "--auth must be trust or scram" >&2; exit 2 ;; esac
 if [ ! -x "$BUILD/pgsluice" ]; then
   bash "$ROOT/tools/build.sh" "$BUILD" || exit 1
 fi
@@ -95,6 +101,13 @@ free_port() { local p=$1; while port_used "$p"; do p=$((p + 1)); done; echo "$p"
 # sluice_up [VALGRIND_OUT]: start pgsluice (optionally under callgrind) on $SPORT
 sluice_up() {
   SPORT=$(free_port $((28432 + RANDOM % 2000)))
+  local mods='trust = { path = "trust.so"; }; scram = { path = "scram.so"; };' chain=trust
+  if [ "$AUTH" = scram ]; then
+    # the verifier PostgreSQL stores, as PgBouncer's auth_file holds it (mode 600)
+    ( umask 077; psql -X -At -h "$PG_SOCKET_DIR" -p "$PGPORT" -U postgres -d postgres -c "select format('\"%s\" \"%s\"', rolname, rolpassword) from pg_authid where rolname = 'scramuser'" > "$B/sluice-userlist.txt" )
+    mods="$mods userlist = { path = \"userlist.so\"; file = \"$B/sluice-userlist.txt\"; };"
+    chain=scram
+  fi
   cat > "$B/pgsluice.conf" <<CONF
 listen = ( { host = "127.0.0.1"; port = $SPORT; } );
 unix_socket_dir = "$B";
@@ -102,13 +115,13 @@ workers = $WORKERS;
 max_client_conn = 5000;
 log = { level = "info"; connections = true; disconnections = true; };
 module_path = "$BUILD/.libs";
-modules = { trust = { path = "trust.so"; }; scram = { path = "scram.so"; }; };
+modules = { $mods };
 servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; } );
 pools = (
   { database = "*"; user = "*"; server = "main"; mode = "transaction";
     max_size = 20; min_size = 0; initial_size = 0; password = "scrampass"; }
 );
-auth = { default_chain = ( { use = "trust"; control = "required"; } ); };
+auth = { default_chain = ( { use = "$chain"; control = "required"; } ); };
 CONF
   local pre=()
   [ -n "${1:-}" ] && pre=(valgrind -q --tool=callgrind "--callgrind-out-file=$1")
@@ -132,14 +145,16 @@ t0=$(date +%s)
 PGPASSWORD=scrampass pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U scramuser testdb > "$B/init.out" 2>&1 \
   || { cat "$B/init.out"; exit 1; }
 echo "pgbench -i -s 10: $(( $(date +%s) - t0 )) s"
-PGB_AUTH_TYPE=trust PGB_POOL_MODE=transaction PGB_POOL_SIZE=20 PGB_MAX_CLIENT_CONN=1000 \
+pgb_auth=(PGB_AUTH_TYPE=trust)
+[ "$AUTH" = scram ] && pgb_auth=(PGB_AUTH_TYPE=scram-sha-256 PGB_USERLIST=secrets)
+env "${pgb_auth[@]}" PGB_POOL_MODE=transaction PGB_POOL_SIZE=20 PGB_MAX_CLIENT_CONN=1000 \
   "$LIB/pgbouncer-up.sh" "$B" > "$B/pgbouncer-up.out" 2>&1 || { cat "$B/pgbouncer-up.out"; exit 1; }
 grep '^pgbouncer' "$B/pgbouncer-up.out"
 # shellcheck disable=SC1091
 . "$B/pgbouncer/pgbouncer.env"
 : "${PGB_PORT:?}"
 sluice_up || exit 1
-echo "$("$BUILD/pgsluice" --version | head -1) pid $SPID on 127.0.0.1:$SPORT, workers = $WORKERS, transaction pool max_size 20 ($BUILD)"
+echo "$("$BUILD/pgsluice" --version | head -1) pid $SPID on 127.0.0.1:$SPORT, workers = $WORKERS, transaction pool max_size 20, client auth $AUTH ($BUILD)"
 
 # bench TARGET KIND [pgbench -t args]: one pgbench run; sets R_TPS R_LAT R_CONN R_FAILED
 bench() {
@@ -147,8 +162,9 @@ bench() {
   case $target in
     pgsluice) port=$SPORT ;;
     pgbouncer) port=$PGB_PORT ;;
-    direct) port=$PGPORT; pw=(PGPASSWORD=scrampass) ;;
+    direct) port=$PGPORT ;;
   esac
+  [ "$target" = direct ] || [ "$AUTH" = scram ] && pw=(PGPASSWORD=scrampass)
   case $kind in
     select) args=(-S) ;;
     extended) args=(-S -M extended) ;;

@@ -1,7 +1,9 @@
 #!/bin/bash
 # test.sh: everything CI runs, from a fresh Debian 12 machine (as root) or a developer's:
 #   1. installs what is missing (tools/deps.sh)
-#   2. builds with ./configure --enable-sanitizers (ASan + UBSan) into build-sanitizers/
+#   2. builds the optimized configuration (-O2, what quickstart.sh and the benchmark use: its
+#      -Werror warnings differ) into build/, then with ./configure --enable-sanitizers (ASan +
+#      UBSan) into build-sanitizers/
 #   3. make check: the Check unit tests (their tests/unit/*.log files are printed, so Check's
 #      "100%: Checks: N, Failures: 0, Errors: 0" lines show)
 #   4. the fuzz targets of tests/fuzz/ (tools/fuzz.sh), FUZZ_SECONDS (30) each
@@ -26,6 +28,9 @@ if [ -n "$fmt_bad" ]; then
 else
   echo "all C files formatted"; fmt_rc=0
 fi
+
+echo "== build (-O2)"
+bash "$ROOT/tools/build.sh" "$ROOT/build" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "== build (--enable-sanitizers)"
 bash "$ROOT/tools/build.sh" --sanitizers "$BUILD" || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }

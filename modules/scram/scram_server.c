@@ -296,8 +296,8 @@ int scram_server_initial(scram_server *ss, const uint8_t *msg, size_t len, const
 /* gs2-header: cbind-flag "," [authzid] ","; sets ss->cbind_flag. */
 static int parse_gs2(scram_server *ss, const char **p, const char *end, char *err, size_t err_len)
 {
-	const char *val;
-	size_t val_len;
+	const char *val = NULL;
+	size_t val_len = 0;
 	char show[40];
 
 	switch (*p < end ? **p : '\0') {
@@ -327,7 +327,10 @@ static int parse_gs2(scram_server *ss, const char **p, const char *end, char *er
 			                  "data.");
 			return -EBADMSG;
 		}
-		take_attr(p, end, 'p', &val, &val_len);
+		if (!take_attr(p, end, 'p', &val, &val_len)) {
+			set_err(err, err_len, MALFORMED "Expected attribute \"p\".");
+			return -EBADMSG;
+		}
 		if (val_len != strlen(SCRAM_SERVER_CB_TYPE) ||
 		    memcmp(val, SCRAM_SERVER_CB_TYPE, val_len) != 0) {
 			shown(val, val_len, show, sizeof show);

@@ -643,6 +643,12 @@ START_TEST(test_channel_binding)
 	ck_assert_int_eq(scram_server_initial(&ss, u8(msg), len, &data, &dl, err, sizeof err), 0);
 	ck_assert_int_eq(scram_server_client_first(&ss, data, dl, err, sizeof err), -EBADMSG);
 	ck_assert_str_eq(err, "unsupported SCRAM channel-binding type \"tls-unique?\"");
+	/* -PLUS with "p" but no "=" (the attribute parser must refuse it) */
+	ck_assert_int_eq(scram_server_begin(&ss, cb_hash, sizeof cb_hash), 0);
+	len = initial(msg, "SCRAM-SHA-256-PLUS", 9, "px,,n=,r=");
+	ck_assert_int_eq(scram_server_initial(&ss, u8(msg), len, &data, &dl, err, sizeof err), 0);
+	ck_assert_int_eq(scram_server_client_first(&ss, data, dl, err, sizeof err), -EBADMSG);
+	ck_assert_msg(strstr(err, "Expected attribute \"p\"") != NULL, "%s", err);
 	/* plain SCRAM-SHA-256 with "n" is fine over TLS */
 	ck_assert_int_eq(scram_server_begin(&ss, cb_hash, sizeof cb_hash), 0);
 	ck_assert_int_eq(scram_server_client_first(&ss, u8("n,,n=,r=x"), 9, err, sizeof err), 0);
