@@ -279,49 +279,37 @@ int scram_verifier_format(const struct scram_verifier *v, char *out, size_t out_
 
 /* ------------------------------------------------------------ derivation */
 
-static bool hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
-                        uint8_t out[SCRAM_VERIFIER_KEY_LEN])
+bool scram_verifier_hmac(const uint8_t *key, size_t key_len, const void *data, size_t len,
+                         uint8_t out[SCRAM_VERIFIER_KEY_LEN])
 {
 	unsigned int out_len = 0;
 
+	if (key_len > INT_MAX)
+		return false;
 	return HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) != NULL &&
 	       out_len == SCRAM_VERIFIER_KEY_LEN;
 }
 
-int scram_verifier_derive(const uint8_t *password, size_t password_len, const uint8_t *salt,
-                          size_t salt_len, uint32_t iterations,
-                          uint8_t client_key[SCRAM_VERIFIER_KEY_LEN],
-                          uint8_t server_key[SCRAM_VERIFIER_KEY_LEN])
+int scram_verifier_derive_raw(const uint8_t *password, size_t password_len, const uint8_t *salt,
+                              size_t salt_len, uint32_t iterations,
+                              uint8_t client_key[SCRAM_VERIFIER_KEY_LEN],
+                              uint8_t server_key[SCRAM_VERIFIER_KEY_LEN])
 {
 	uint8_t salted[SCRAM_VERIFIER_KEY_LEN], ck[SCRAM_VERIFIER_KEY_LEN];
 	uint8_t sk[SCRAM_VERIFIER_KEY_LEN];
-	const uint8_t *pw = password;
-	size_t pw_len = password_len;
-	char *prepped = NULL;
-	size_t prepped_len = 0;
 	bool ok;
 
 	if ((password == NULL && password_len > 0) || password_len > INT_MAX ||
 	    (salt == NULL && salt_len > 0) || salt_len > INT_MAX || iterations < 1 ||
 	    iterations > SCRAM_VERIFIER_MAX_ITER)
 		return -EINVAL;
-	switch (saslprep(password, password_len, &prepped, &prepped_len)) {
-	case SASLPREP_OK:
-		pw = (const uint8_t *)prepped;
-		pw_len = prepped_len;
-		break;
-	case SASLPREP_RAW:
-		break;
-	default:
-		return -ENOMEM;
-	}
-	if (pw == NULL)
-		pw = (const uint8_t *)"";
-	ok = PKCS5_PBKDF2_HMAC((const char *)pw, (int)pw_len, salt, (int)salt_len, (int)iterations,
-	                       EVP_sha256(), SCRAM_VERIFIER_KEY_LEN, salted) == 1 &&
-	     hmac_sha256(salted, sizeof salted, "Client Key", 10, ck) &&
-	     hmac_sha256(salted, sizeof salted, "Server Key", 10, sk);
-	saslprep_free(prepped, prepped_len);
+	if (password == NULL)
+		password = (const uint8_t *)"";
+	ok = PKCS5_PBKDF2_HMAC((const char *)password, (int)password_len, salt, (int)salt_len,
+	                       (int)iterations, EVP_sha256(), SCRAM_VERIFIER_KEY_LEN,
+	                       salted) == 1 &&
+	     scram_verifier_hmac(salted, sizeof salted, "Client Key", 10, ck) &&
+	     scram_verifier_hmac(salted, sizeof salted, "Server Key", 10, sk);
 	OPENSSL_cleanse(salted, sizeof salted);
 	if (ok) {
 		if (client_key != NULL)
@@ -332,6 +320,31 @@ int scram_verifier_derive(const uint8_t *password, size_t password_len, const ui
 	OPENSSL_cleanse(ck, sizeof ck);
 	OPENSSL_cleanse(sk, sizeof sk);
 	return ok ? 0 : -EIO;
+}
+
+int scram_verifier_derive(const uint8_t *password, size_t password_len, const uint8_t *salt,
+                          size_t salt_len, uint32_t iterations,
+                          uint8_t client_key[SCRAM_VERIFIER_KEY_LEN],
+                          uint8_t server_key[SCRAM_VERIFIER_KEY_LEN])
+{
+	char *prepped = NULL;
+	size_t prepped_len = 0;
+	int rc;
+
+	if ((password == NULL && password_len > 0) || password_len > INT_MAX)
+		return -EINVAL;
+	switch (saslprep(password, password_len, &prepped, &prepped_len)) {
+	case SASLPREP_OK:
+		rc = scram_verifier_derive_raw((const uint8_t *)prepped, prepped_len, salt,
+		                               salt_len, iterations, client_key, server_key);
+		saslprep_free(prepped, prepped_len);
+		return rc;
+	case SASLPREP_RAW:
+		return scram_verifier_derive_raw(password, password_len, salt, salt_len, iterations,
+		                                 client_key, server_key);
+	default:
+		return -ENOMEM;
+	}
 }
 
 int scram_verifier_from_password(const uint8_t *password, size_t password_len, const uint8_t *salt,

@@ -47,6 +47,17 @@ int scram_verifier_derive(const uint8_t *password, size_t password_len, const ui
                           uint8_t client_key[SCRAM_VERIFIER_KEY_LEN],
                           uint8_t server_key[SCRAM_VERIFIER_KEY_LEN]);
 
+/* scram_verifier_derive() without SASLprep: the password bytes as they are
+ * (what a SCRAM client given raw bytes does).  0, or -EINVAL / -EIO. */
+int scram_verifier_derive_raw(const uint8_t *password, size_t password_len, const uint8_t *salt,
+                              size_t salt_len, uint32_t iterations,
+                              uint8_t client_key[SCRAM_VERIFIER_KEY_LEN],
+                              uint8_t server_key[SCRAM_VERIFIER_KEY_LEN]);
+
+/* HMAC-SHA-256(key, data) into out: true on success. */
+bool scram_verifier_hmac(const uint8_t *key, size_t key_len, const void *data, size_t len,
+                         uint8_t out[SCRAM_VERIFIER_KEY_LEN]);
+
 /* Build a full verifier from a password (derive + StoredKey = SHA256(ClientKey)). */
 int scram_verifier_from_password(const uint8_t *password, size_t password_len, const uint8_t *salt,
                                  size_t salt_len, uint32_t iterations, struct scram_verifier *out);

@@ -48,10 +48,11 @@ static int line_error(char *err, size_t errlen, const struct hba_line *l, const 
 	return -EINVAL;
 }
 
-static int parse_line(struct hba_ctx *ctx, const struct hba_line *l, struct ident_line *il,
-                      char *err, size_t errlen)
+static int parse_line(struct hba_ctx *ctx, const struct hba_line *l, void *item, char *err,
+                      size_t errlen)
 {
 	static const char *const what[] = {"map name", "system user name", "PostgreSQL user name"};
+	struct ident_line *il = item;
 	const char *s[3];
 	char why[HBA_ERR_LEN];
 	const char *br;
@@ -106,10 +107,8 @@ int hba_ident_parse(const char *name, const char *buf, size_t len, unsigned flag
                     struct hba_ident **out, char *err, size_t errlen)
 {
 	struct hba_ident *id;
-	struct hba_line *lines;
 	struct hba_ctx ctx;
-	const char *file;
-	size_t nlines;
+	void *items;
 	int rc;
 
 	*out = NULL;
@@ -120,32 +119,15 @@ int hba_ident_parse(const char *name, const char *buf, size_t len, unsigned flag
 		return -ENOMEM;
 	}
 	hba_ctx_init(&ctx, id->arena, flags | HBA_NO_INCLUDE);
-	file = hba_arena_strndup(id->arena, name, strlen(name));
-	if (file == NULL) {
-		snprintf(err, errlen, "%s: out of memory", name);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = hba_tokenize(&ctx, file, buf, len, &lines, &nlines, err, errlen);
-	if (rc < 0)
-		goto fail;
-	id->lines = hba_arena_alloc(id->arena, (nlines ? nlines : 1) * sizeof(*id->lines));
-	if (id->lines == NULL) {
-		snprintf(err, errlen, "%s: out of memory", name);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (size_t i = 0; i < nlines; i++) {
-		rc = parse_line(&ctx, &lines[i], &id->lines[id->n], err, errlen);
-		if (rc < 0)
-			goto fail;
-		id->n++;
+	rc = hba_parse_lines(&ctx, name, buf, len, sizeof(*id->lines), parse_line, &items, &id->n,
+	                     err, errlen);
+	id->lines = items;
+	if (rc < 0) {
+		hba_ident_free(id);
+		return rc;
 	}
 	*out = id;
 	return 0;
-fail:
-	hba_ident_free(id);
-	return rc;
 }
 
 int hba_ident_load(const char *path, struct hba_ident **out, char *err, size_t errlen)

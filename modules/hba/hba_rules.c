@@ -411,9 +411,10 @@ static int parse_options(struct hba_ctx *ctx, const struct hba_line *l, size_t f
 	return 0;
 }
 
-static int parse_rule(struct hba_ctx *ctx, const struct hba_line *l, struct rule *r, char *err,
+static int parse_rule(struct hba_ctx *ctx, const struct hba_line *l, void *item, char *err,
                       size_t errlen)
 {
+	struct rule *r = item;
 	const struct hba_field *f;
 	size_t fi = 0, i;
 	int rc;
@@ -477,10 +478,8 @@ int hba_rules_parse(const char *name, const char *buf, size_t len, unsigned flag
                     struct hba_rules **out, char *err, size_t errlen)
 {
 	struct hba_rules *rs;
-	struct hba_line *lines;
 	struct hba_ctx ctx;
-	const char *file;
-	size_t nlines;
+	void *items;
 	int rc;
 
 	*out = NULL;
@@ -491,32 +490,15 @@ int hba_rules_parse(const char *name, const char *buf, size_t len, unsigned flag
 		return -ENOMEM;
 	}
 	hba_ctx_init(&ctx, rs->arena, flags);
-	file = hba_arena_strndup(rs->arena, name, strlen(name));
-	if (file == NULL) {
-		snprintf(err, errlen, "%s: out of memory", name);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = hba_tokenize(&ctx, file, buf, len, &lines, &nlines, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rs->rules = hba_arena_alloc(rs->arena, (nlines ? nlines : 1) * sizeof(*rs->rules));
-	if (rs->rules == NULL) {
-		snprintf(err, errlen, "%s: out of memory", name);
-		rc = -ENOMEM;
-		goto fail;
-	}
-	for (size_t i = 0; i < nlines; i++) {
-		rc = parse_rule(&ctx, &lines[i], &rs->rules[rs->n], err, errlen);
-		if (rc < 0)
-			goto fail;
-		rs->n++;
+	rc = hba_parse_lines(&ctx, name, buf, len, sizeof(*rs->rules), parse_rule, &items, &rs->n,
+	                     err, errlen);
+	rs->rules = items;
+	if (rc < 0) {
+		hba_rules_free(rs);
+		return rc;
 	}
 	*out = rs;
 	return 0;
-fail:
-	hba_rules_free(rs);
-	return rc;
 }
 
 int hba_rules_load(const char *path, struct hba_rules **out, char *err, size_t errlen)

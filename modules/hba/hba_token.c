@@ -548,6 +548,43 @@ out:
 	return rc;
 }
 
+int hba_parse_lines(struct hba_ctx *ctx, const char *name, const char *buf, size_t len,
+                    size_t elsize,
+                    int (*parse)(struct hba_ctx *ctx, const struct hba_line *l, void *item,
+                                 char *err, size_t errlen),
+                    void **items, size_t *nitems, char *err, size_t errlen)
+{
+	struct hba_line *lines;
+	const char *file;
+	size_t nlines;
+	char *arr;
+	int rc;
+
+	*items = NULL;
+	*nitems = 0;
+	file = hba_arena_strndup(ctx->arena, name, strlen(name));
+	if (file == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	rc = hba_tokenize(ctx, file, buf, len, &lines, &nlines, err, errlen);
+	if (rc < 0)
+		return rc;
+	arr = hba_arena_alloc(ctx->arena, (nlines ? nlines : 1) * elsize);
+	if (arr == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	*items = arr;
+	for (size_t i = 0; i < nlines; i++) {
+		rc = parse(ctx, &lines[i], arr + *nitems * elsize, err, errlen);
+		if (rc < 0)
+			return rc;
+		(*nitems)++;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ files */
 
 int hba_read_file(struct hba_ctx *ctx, const char *path, char **buf, size_t *len, char *err,

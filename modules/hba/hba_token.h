@@ -119,6 +119,19 @@ int hba_tokenize(struct hba_ctx *ctx, const char *file, const char *buf, size_t 
 int hba_read_file(struct hba_ctx *ctx, const char *path, char **buf, size_t *len, char *err,
                   size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * Tokenize buf (the file `name`) in ctx's arena and parse each line with
+ * parse(ctx, line, item, err, errlen) into an arena array of elsize-byte
+ * items: *items and *nitems hold the lines parsed.  0, or the first
+ * error (-ENOMEM or parse()'s), named in err.
+ */
+int hba_parse_lines(struct hba_ctx *ctx, const char *name, const char *buf, size_t len,
+                    size_t elsize,
+                    int (*parse)(struct hba_ctx *ctx, const struct hba_line *l, void *item,
+                                 char *err, size_t errlen),
+                    void **items, size_t *nitems, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
 /* True when tok is an @file reference: unquoted, '@' and at least one more
  * character (a lone "@" is a name, as in PostgreSQL). */
 bool hba_token_is_include(const struct hba_token *tok);

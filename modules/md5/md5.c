@@ -17,10 +17,10 @@
 
 #include <pgsluice/module.h>
 
+#include "conn_detail.h"
+
 #include "md5_hash.h"
 #include "md5_int.h"
-
-#define MD5_DETAIL_LEN 256
 
 static int md5_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
@@ -46,22 +46,6 @@ static void md5_fini(void *mod)
 
 	if (m != NULL)
 		m->host->free(m);
-}
-
-/*
- * A log detail that names the user, in connection memory (it must outlive
- * the step call; the host frees it with the connection).  Falls back to a
- * fixed text when that memory is not available.
- */
-static const char *detail(const struct md5_module *m, pgs_conn *conn, const char *fallback,
-                          const char *fmt, const char *arg)
-{
-	char *buf = m->host->conn_alloc(conn, MD5_DETAIL_LEN);
-
-	if (buf == NULL)
-		return fallback;
-	snprintf(buf, MD5_DETAIL_LEN, fmt, arg);
-	return buf;
 }
 
 static int md5_conn_new(void *mod, pgs_conn *conn, void **state)
@@ -108,12 +92,12 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state, uint32_t a
 	}
 	rc = host->secret_lookup(conn, user, &secret);
 	if (rc < 0) {
-		*logdetail = detail(m, conn,
-		                    "md5: no password configured for "
-		                    "backend login",
-		                    "no password configured for backend login "
-		                    "of user \"%s\"",
-		                    user);
+		*logdetail = conn_detail(m->host, conn,
+		                         "md5: no password configured for "
+		                         "backend login",
+		                         "no password configured for backend login "
+		                         "of user \"%s\"",
+		                         user);
 		return PGS_STEP_FAIL;
 	}
 
@@ -126,13 +110,13 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state, uint32_t a
 	} else if (secret.kind != NULL && strcmp(secret.kind, "md5") == 0) {
 		if (!md5_hash_is_stored(secret.data, secret.len)) {
 			host->secret_release(&secret);
-			*logdetail = detail(m, conn,
-			                    "md5: stored md5 secret "
-			                    "is malformed",
-			                    "stored md5 secret of user \"%s\" "
-			                    "is not \"md5\" followed by 32 "
-			                    "hex digits",
-			                    user);
+			*logdetail = conn_detail(m->host, conn,
+			                         "md5: stored md5 secret "
+			                         "is malformed",
+			                         "stored md5 secret of user \"%s\" "
+			                         "is not \"md5\" followed by 32 "
+			                         "hex digits",
+			                         user);
 			return PGS_STEP_FAIL;
 		}
 		/* PostgreSQL hashes its stored text, which is lowercase. */
@@ -143,12 +127,12 @@ static enum pgs_step md5_step(void *mod, pgs_conn *conn, void *state, uint32_t a
 		}
 		rc = 0;
 	} else {
-		*logdetail = detail(m, conn,
-		                    "md5: stored secret kind cannot "
-		                    "be used for MD5 login",
-		                    "stored secret of kind %s cannot be used "
-		                    "for MD5 login",
-		                    secret.kind ? secret.kind : "(none)");
+		*logdetail = conn_detail(m->host, conn,
+		                         "md5: stored secret kind cannot "
+		                         "be used for MD5 login",
+		                         "stored secret of kind %s cannot be used "
+		                         "for MD5 login",
+		                         secret.kind ? secret.kind : "(none)");
 		host->secret_release(&secret);
 		return PGS_STEP_FAIL;
 	}

@@ -18,9 +18,9 @@
 
 #include <pgsluice/module.h>
 
-#include "password_int.h"
+#include "conn_detail.h"
 
-#define PASSWORD_DETAIL_LEN 256
+#include "password_int.h"
 
 static int password_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
@@ -56,19 +56,6 @@ static void password_fini(void *mod)
 
 	if (m != NULL)
 		m->host->free(m);
-}
-
-/* A log detail naming `arg`, in connection memory (it must outlive the
- * step call); the fixed fallback when that memory is not available. */
-static const char *detail(const struct password_module *m, pgs_conn *conn, const char *fallback,
-                          const char *fmt, const char *arg)
-{
-	char *buf = m->host->conn_alloc(conn, PASSWORD_DETAIL_LEN);
-
-	if (buf == NULL)
-		return fallback;
-	snprintf(buf, PASSWORD_DETAIL_LEN, fmt, arg);
-	return buf;
 }
 
 static int password_conn_new(void *mod, pgs_conn *conn, void **state)
@@ -116,30 +103,30 @@ static enum pgs_step password_step(void *mod, pgs_conn *conn, void *state, uint3
 	}
 	rc = host->secret_lookup(conn, user, &secret);
 	if (rc < 0) {
-		*logdetail = detail(m, conn,
-		                    "password: no password configured "
-		                    "for backend login",
-		                    "no password configured for backend login "
-		                    "of user \"%s\"",
-		                    user);
+		*logdetail = conn_detail(m->host, conn,
+		                         "password: no password configured "
+		                         "for backend login",
+		                         "no password configured for backend login "
+		                         "of user \"%s\"",
+		                         user);
 		return PGS_STEP_FAIL;
 	}
 	if (secret.kind == NULL || strcmp(secret.kind, "plain") != 0) {
-		*logdetail = detail(m, conn,
-		                    "password: stored secret is not "
-		                    "a plain password",
-		                    "stored secret of kind %s cannot be used "
-		                    "for cleartext password login",
-		                    secret.kind ? secret.kind : "(none)");
+		*logdetail = conn_detail(m->host, conn,
+		                         "password: stored secret is not "
+		                         "a plain password",
+		                         "stored secret of kind %s cannot be used "
+		                         "for cleartext password login",
+		                         secret.kind ? secret.kind : "(none)");
 		host->secret_release(&secret);
 		return PGS_STEP_FAIL;
 	}
 	if (secret.len == 0 || memchr(secret.data, '\0', secret.len) != NULL) {
 		host->secret_release(&secret);
-		*logdetail = detail(m, conn, "password: password cannot be sent",
-		                    "password of user \"%s\" is empty or has "
-		                    "a NUL byte: cannot be sent as cleartext",
-		                    user);
+		*logdetail = conn_detail(m->host, conn, "password: password cannot be sent",
+		                         "password of user \"%s\" is empty or has "
+		                         "a NUL byte: cannot be sent as cleartext",
+		                         user);
 		return PGS_STEP_FAIL;
 	}
 

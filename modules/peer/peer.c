@@ -21,6 +21,8 @@
 
 #include <pgsluice/module.h>
 
+#include "conn_detail.h"
+
 #define PEER_PWBUF_MAX (1u << 20) /* largest getpwuid_r buffer tried */
 
 struct peer_module {
@@ -94,32 +96,6 @@ static void peer_conn_free(void *mod, pgs_conn *conn, void *state)
 	if (pc->sysuser != NULL)
 		m->host->free(pc->sysuser);
 	m->host->free(pc);
-}
-
-/* A log detail in connection memory (it must outlive the step call), or
- * the fixed fallback when that memory is not available. */
-static const char *detail(const pgs_host *host, pgs_conn *conn, const char *fallback,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static const char *detail(const pgs_host *host, pgs_conn *conn, const char *fallback,
-                          const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return fallback;
-	buf = host->conn_alloc(conn, (size_t)n + 1);
-	if (buf == NULL)
-		return fallback;
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return buf;
 }
 
 /* Work pool: the name of pc->uid, into pc->sysuser. */
@@ -211,10 +187,10 @@ static enum pgs_step peer_decide(const pgs_host *host, pgs_conn *conn, struct pe
 
 	pc->state = PEER_FINISHED;
 	if (pc->lookup_err != 0) {
-		*logdetail = detail(host, conn, "peer: could not look up local user ID",
-		                    "could not look up local user ID %ld: %s", (long)pc->uid,
-		                    pc->lookup_err == ENOENT ? "user does not exist"
-		                                             : strerror(pc->lookup_err));
+		*logdetail = conn_detail(host, conn, "peer: could not look up local user ID",
+		                         "could not look up local user ID %ld: %s", (long)pc->uid,
+		                         pc->lookup_err == ENOENT ? "user does not exist"
+		                                                  : strerror(pc->lookup_err));
 		return PGS_STEP_FAIL;
 	}
 	if (role == NULL || role[0] == '\0') {
@@ -228,22 +204,22 @@ static enum pgs_step peer_decide(const pgs_host *host, pgs_conn *conn, struct pe
 		}
 		rc = host->ident_match(conn, map, pc->sysuser, role);
 		if (rc == -ENOENT) {
-			*logdetail = detail(host, conn, "peer: unknown ident map",
-			                    "ident map \"%s\" is not defined", map);
+			*logdetail = conn_detail(host, conn, "peer: unknown ident map",
+			                         "ident map \"%s\" is not defined", map);
 			return PGS_STEP_FAIL;
 		}
 		if (rc != 0) {
-			*logdetail = detail(host, conn, "peer: no match in the ident map",
-			                    "no match in usermap \"%s\" for user \"%s\" "
-			                    "authenticated as \"%s\"",
-			                    map, role, pc->sysuser);
+			*logdetail = conn_detail(host, conn, "peer: no match in the ident map",
+			                         "no match in usermap \"%s\" for user \"%s\" "
+			                         "authenticated as \"%s\"",
+			                         map, role, pc->sysuser);
 			return PGS_STEP_FAIL;
 		}
 	} else if (strcmp(pc->sysuser, role) != 0) {
-		*logdetail = detail(host, conn, "peer: system user and role differ",
-		                    "provided user name (%s) and authenticated user name (%s) "
-		                    "do not match",
-		                    role, pc->sysuser);
+		*logdetail = conn_detail(host, conn, "peer: system user and role differ",
+		                         "provided user name (%s) and authenticated user name (%s) "
+		                         "do not match",
+		                         role, pc->sysuser);
 		return PGS_STEP_FAIL;
 	}
 	if (host->set_authn_id(conn, pc->sysuser) < 0) {

@@ -20,13 +20,11 @@
 #include <openssl/rand.h>
 
 #include "scram_client.h"
+#include "scram_verifier.h"
 
 /* base64("n,,"): the gs2 header of a client without channel binding. */
 #define GS2_HEADER     "n,,"
 #define GS2_HEADER_B64 "biws"
-
-static const char b64_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void set_err(char *err, size_t err_len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -73,88 +71,6 @@ static int wrong_state(const scram_client *sc, const char *what, char *err, size
 {
 	set_err(err, err_len, "SCRAM %s in state %s", what, scram_client_state_name(sc->state));
 	return -EINVAL;
-}
-
-/* ------------------------------------------------------------ base64 */
-
-int scram_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
-{
-	size_t need, o = 0;
-
-	if (len > (INT_MAX / 4) * 3 - 3)
-		return -ENOSPC;
-	need = (len + 2) / 3 * 4;
-	if (out_size < need + 1)
-		return -ENOSPC;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		size_t rest = len - i;
-
-		if (rest > 1)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (rest > 2)
-			v |= in[i + 2];
-		out[o++] = b64_alphabet[(v >> 18) & 0x3f];
-		out[o++] = b64_alphabet[(v >> 12) & 0x3f];
-		out[o++] = rest > 1 ? b64_alphabet[(v >> 6) & 0x3f] : '=';
-		out[o++] = rest > 2 ? b64_alphabet[v & 0x3f] : '=';
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t out_size)
-{
-	size_t o = 0;
-
-	if (len % 4 != 0 || len / 4 * 3 > (size_t)INT_MAX)
-		return -EBADMSG;
-	for (size_t i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int pad = 0, d[4];
-		uint32_t v = 0;
-
-		for (int k = 0; k < 4; k++) {
-			char c = in[i + k];
-
-			if (c == '=' && last && k >= 2) {
-				/* "x=" only after an '=' or as the very last */
-				if (k == 2 && in[i + 3] != '=')
-					return -EBADMSG;
-				d[k] = 0;
-				pad++;
-				continue;
-			}
-			d[k] = b64_value(c);
-			if (d[k] < 0 || pad > 0)
-				return -EBADMSG;
-		}
-		v = (uint32_t)d[0] << 18 | (uint32_t)d[1] << 12 | (uint32_t)d[2] << 6 |
-		    (uint32_t)d[3];
-		if (o + (size_t)(3 - pad) > out_size)
-			return -ENOSPC;
-		out[o++] = (uint8_t)(v >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(v >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)v;
-	}
-	return (int)o;
 }
 
 /* ------------------------------------------------------------ parsing */
@@ -226,18 +142,6 @@ static bool parse_iterations(const char *s, size_t len, uint64_t *out)
 
 /* ------------------------------------------------------------ crypto */
 
-static bool hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
-                        uint8_t out[SCRAM_KEY_LEN])
-{
-	unsigned int out_len = 0;
-
-	if (key_len > INT_MAX)
-		return false;
-	if (HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) == NULL)
-		return false;
-	return out_len == SCRAM_KEY_LEN;
-}
-
 static bool sha256(const uint8_t *data, size_t len, uint8_t out[SCRAM_KEY_LEN])
 {
 	unsigned int out_len = 0;
@@ -245,31 +149,6 @@ static bool sha256(const uint8_t *data, size_t len, uint8_t out[SCRAM_KEY_LEN])
 	if (!EVP_Digest(data, len, out, &out_len, EVP_sha256(), NULL))
 		return false;
 	return out_len == SCRAM_KEY_LEN;
-}
-
-int scram_derive_keys(const uint8_t *password, size_t password_len, const uint8_t *salt,
-                      size_t salt_len, uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
-                      uint8_t server_key[SCRAM_KEY_LEN])
-{
-	uint8_t salted[SCRAM_KEY_LEN];
-	bool ok;
-
-	if (password_len > INT_MAX || salt_len > INT_MAX || iterations < SCRAM_MIN_ITERATIONS ||
-	    iterations > SCRAM_MAX_ITERATIONS)
-		return -EINVAL;
-	if (password == NULL)
-		password = (const uint8_t *)"";
-	ok = PKCS5_PBKDF2_HMAC((const char *)password, (int)password_len, salt, (int)salt_len,
-	                       (int)iterations, EVP_sha256(), SCRAM_KEY_LEN, salted) == 1 &&
-	     hmac_sha256(salted, sizeof salted, "Client Key", 10, client_key) &&
-	     hmac_sha256(salted, sizeof salted, "Server Key", 10, server_key);
-	OPENSSL_cleanse(salted, sizeof salted);
-	if (!ok) {
-		OPENSSL_cleanse(client_key, SCRAM_KEY_LEN);
-		OPENSSL_cleanse(server_key, SCRAM_KEY_LEN);
-		return -EIO;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------ exchange */
@@ -353,7 +232,7 @@ int scram_client_start(scram_client *sc, const char *user, char *out, size_t out
 		set_err(err, err_len, "SCRAM: no random bytes for the nonce");
 		return -EIO;
 	}
-	rc = scram_b64_encode(raw, sizeof raw, nonce, sizeof nonce);
+	rc = scram_verifier_b64_encode(raw, sizeof raw, nonce, sizeof nonce);
 	OPENSSL_cleanse(raw, sizeof raw);
 	if (rc < 0) {
 		set_err(err, err_len, "SCRAM: cannot encode the nonce");
@@ -433,7 +312,7 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, 
 		        "salt (s=) missing");
 		return fail(sc, -EBADMSG);
 	}
-	n = scram_b64_decode(val, val_len, sc->salt, sizeof sc->salt);
+	n = scram_verifier_b64_decode(val, val_len, sc->salt, sizeof sc->salt);
 	if (n == -ENOSPC) {
 		set_err(err, err_len,
 		        "SCRAM server-first-message: salt "
@@ -534,12 +413,13 @@ int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY
 	/* ClientProof = ClientKey XOR HMAC(H(ClientKey), AuthMessage);
 	 * ServerSignature = HMAC(ServerKey, AuthMessage) */
 	ok = sha256(client_key, SCRAM_KEY_LEN, stored_key) &&
-	     hmac_sha256(stored_key, sizeof stored_key, auth_msg, am_len, client_sig) &&
-	     hmac_sha256(server_key, SCRAM_KEY_LEN, auth_msg, am_len, sc->server_signature);
+	     scram_verifier_hmac(stored_key, sizeof stored_key, auth_msg, am_len, client_sig) &&
+	     scram_verifier_hmac(server_key, SCRAM_KEY_LEN, auth_msg, am_len, sc->server_signature);
 	if (ok) {
 		for (size_t i = 0; i < SCRAM_KEY_LEN; i++)
 			proof[i] = client_key[i] ^ client_sig[i];
-		ok = scram_b64_encode(proof, sizeof proof, proof_b64, sizeof proof_b64) > 0;
+		ok = scram_verifier_b64_encode(proof, sizeof proof, proof_b64, sizeof proof_b64) >
+		     0;
 	}
 	OPENSSL_cleanse(stored_key, sizeof stored_key);
 	OPENSSL_cleanse(client_sig, sizeof client_sig);
@@ -569,8 +449,8 @@ int scram_client_final_password(scram_client *sc, const uint8_t *password, size_
 		return -EINVAL;
 	if (sc->state != SCRAM_CLIENT_WAIT_CLIENT_FINAL)
 		return wrong_state(sc, "client-final-message", err, err_len);
-	rc = scram_derive_keys(password, password_len, sc->salt, sc->salt_len, sc->iterations,
-	                       client_key, server_key);
+	rc = scram_verifier_derive_raw(password, password_len, sc->salt, sc->salt_len,
+	                               sc->iterations, client_key, server_key);
 	if (rc < 0) {
 		set_err(err, err_len, "SCRAM: cannot derive keys");
 		return fail(sc, rc == -EINVAL ? -EINVAL : -EIO);
@@ -626,7 +506,7 @@ int scram_client_server_final(scram_client *sc, const uint8_t *msg, size_t len, 
 		        "verifier (v=) missing or malformed");
 		return fail(sc, -EBADMSG);
 	}
-	n = scram_b64_decode(val, val_len, sig, sizeof sig);
+	n = scram_verifier_b64_decode(val, val_len, sig, sizeof sig);
 	if (n != SCRAM_KEY_LEN) {
 		set_err(err, err_len,
 		        "SCRAM server-final-message: "

@@ -17,7 +17,7 @@
  * support channel binding"), which a server offering -PLUS still accepts.
  *
  * SASLprep is not applied here: scram_client_final_password() and
- * scram_derive_keys() use the password bytes as they are (right for ASCII
+ * scram_verifier_derive_raw() (modules/common) use the password bytes as they are (right for ASCII
  * and for any password SASLprep refuses).  Callers that need libpq's exact
  * behaviour derive the keys with scram_verifier_derive() (modules/common,
  * SASLprep first) and pass them to scram_client_final_keys(), as the scram
@@ -120,18 +120,6 @@ const uint8_t *scram_client_salt(const scram_client *sc, size_t *len);
 uint32_t scram_client_iterations(const scram_client *sc);
 
 /*
- * Derive ClientKey and ServerKey from a password: SaltedPassword =
- * PBKDF2-HMAC-SHA256(password, salt, iterations); ClientKey =
- * HMAC(SaltedPassword, "Client Key"); ServerKey = HMAC(SaltedPassword,
- * "Server Key").  SaltedPassword is wiped.  This is the slow part (the
- * iteration count decides how slow): callers may cache the result per
- * (password, salt, iterations).
- */
-int scram_derive_keys(const uint8_t *password, size_t password_len, const uint8_t *salt,
-                      size_t salt_len, uint32_t iterations, uint8_t client_key[SCRAM_KEY_LEN],
-                      uint8_t server_key[SCRAM_KEY_LEN]) __attribute__((warn_unused_result));
-
-/*
  * Build the client-final-message "c=biws,r=<nonce>,p=<proof>" from
  * ClientKey and ServerKey (derived with this exchange's salt and iteration
  * count; a mismatch just makes the server refuse), and remember the
@@ -143,7 +131,7 @@ int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY
         __attribute__((warn_unused_result));
 
 /* scram_client_final_keys() with keys derived from `password` (raw bytes,
- * no SASLprep) by scram_derive_keys(); the keys are wiped afterwards. */
+ * no SASLprep) by scram_verifier_derive_raw() (modules/common); the keys are wiped afterwards. */
 int scram_client_final_password(scram_client *sc, const uint8_t *password, size_t password_len,
                                 char *out, size_t out_size, size_t *out_len, char *err,
                                 size_t err_len) __attribute__((warn_unused_result));
@@ -162,16 +150,5 @@ void scram_client_clear(scram_client *sc);
 
 /* Human-readable state name, e.g. "WAIT_SERVER_FIRST", for log details. */
 const char *scram_client_state_name(enum scram_client_state state);
-
-/*
- * Standard base64 (RFC 4648, with padding).  Encode writes
- * 4*ceil(len/3) characters plus a NUL; returns the number of characters or
- * -ENOSPC.  Decode is strict (alphabet, length a multiple of 4, '=' only as
- * final padding) and returns the number of bytes, -EBADMSG or -ENOSPC.
- */
-int scram_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
-        __attribute__((warn_unused_result));
-int scram_b64_decode(const char *in, size_t len, uint8_t *out, size_t out_size)
-        __attribute__((warn_unused_result));
 
 #endif /* PGS_SCRAM_CLIENT_H */

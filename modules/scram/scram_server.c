@@ -163,17 +163,6 @@ static int check_msg(scram_server *ss, const uint8_t *msg, size_t len, const cha
 
 /* ------------------------------------------------------------ crypto */
 
-static bool hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
-                        uint8_t out[SCRAM_SERVER_KEY_LEN])
-{
-	unsigned int out_len = 0;
-
-	if (key_len > INT_MAX)
-		return false;
-	return HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len) != NULL &&
-	       out_len == SCRAM_SERVER_KEY_LEN;
-}
-
 int scram_server_mock_salt(const uint8_t *key, size_t key_len, const char *user,
                            uint8_t salt[SCRAM_SERVER_SALT_LEN])
 {
@@ -203,7 +192,7 @@ int scram_server_plain_salt(const uint8_t *key, size_t key_len, const char *user
 
 	if (key == NULL || user == NULL || salt == NULL)
 		return -EINVAL;
-	ok = hmac_sha256(key, key_len, user, strlen(user), h);
+	ok = scram_verifier_hmac(key, key_len, user, strlen(user), h);
 	if (ok)
 		memcpy(salt, h, SCRAM_SERVER_SALT_LEN);
 	OPENSSL_cleanse(h, sizeof h);
@@ -611,7 +600,7 @@ int scram_server_verify(scram_server *ss, const uint8_t stored_key[SCRAM_SERVER_
 
 	/* ClientKey = proof XOR HMAC(StoredKey, AuthMessage); H(ClientKey) must
 	 * be StoredKey.  Then ServerSignature = HMAC(ServerKey, AuthMessage). */
-	ok = hmac_sha256(stored_key, SCRAM_SERVER_KEY_LEN, auth_msg, am_len, sig);
+	ok = scram_verifier_hmac(stored_key, SCRAM_SERVER_KEY_LEN, auth_msg, am_len, sig);
 	if (ok) {
 		for (size_t i = 0; i < SCRAM_SERVER_KEY_LEN; i++)
 			ck[i] = ss->proof[i] ^ sig[i];
@@ -620,7 +609,7 @@ int scram_server_verify(scram_server *ss, const uint8_t stored_key[SCRAM_SERVER_
 		match = ok && CRYPTO_memcmp(h, stored_key, SCRAM_SERVER_KEY_LEN) == 0;
 	}
 	if (match)
-		ok = hmac_sha256(server_key, SCRAM_SERVER_KEY_LEN, auth_msg, am_len, sig) &&
+		ok = scram_verifier_hmac(server_key, SCRAM_SERVER_KEY_LEN, auth_msg, am_len, sig) &&
 		     scram_verifier_b64_encode(sig, sizeof sig, v, sizeof v) > 0;
 	OPENSSL_cleanse(sig, sizeof sig);
 	OPENSSL_cleanse(h, sizeof h);

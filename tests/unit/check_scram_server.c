@@ -962,7 +962,13 @@ START_TEST(test_verifier_b64)
 {
 	static const struct {
 		const char *raw, *b64;
-	} v[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}};
+	} v[] = {{"", ""},
+	         {"f", "Zg=="},
+	         {"fo", "Zm8="},
+	         {"foo", "Zm9v"},
+	         {"foob", "Zm9vYg=="},
+	         {"fooba", "Zm9vYmE="},
+	         {"foobar", "Zm9vYmFy"}}; /* RFC 4648 section 10 */
 	char enc[16];
 	uint8_t dec[16];
 
