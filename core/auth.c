@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "client.h"
+#include "cred.h"
 #include "io.h"
 #include "log.h"
 #include "modload.h"
@@ -174,6 +175,17 @@ void auth_start(struct client *cl)
 		auth_failed(cl, "empty chain");
 		return;
 	}
+	/* A pool whose secrets come over the network: ask first, on the work
+	 * pool; auth_resume() runs the chain. */
+	switch (cred_fetch_start(cl)) {
+	case 0:
+		break;
+	case 1:
+		return;
+	default:
+		client_fail(cl, "53200", "out of memory");
+		return;
+	}
 	drive(cl, NULL, 0);
 }
 
@@ -184,6 +196,8 @@ void auth_on_input(struct client *cl, const uint8_t *data, size_t len)
 
 void auth_resume(struct client *cl)
 {
+	if (cred_fetch_running(cl))
+		cred_fetch_done(cl);
 	if (cl->state == CL_AUTH && !cl->c.dead)
 		drive(cl, NULL, 0);
 }

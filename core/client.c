@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "cancel.h"
 #include "client.h"
+#include "cred.h"
 #include "io.h"
 #include "log.h"
 #include "pool.h"
@@ -222,6 +223,7 @@ void client_free(struct client *cl)
 		worker_buf_put(cl->c.w, cl->c.rbuf);
 	}
 	bytebuf_free(&cl->c.wbuf, true);
+	cred_fetch_free(cl);
 	startup_free(&cl->sp);
 	if (cl->authn_id)
 		free(cl->authn_id);

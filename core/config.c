@@ -51,7 +51,23 @@ void cfg_free_pool(struct cfg_pool *p)
 	free(p->server_user);
 	free(p->server_database);
 	free(p->server_reset_query);
+	free(p->cred_instance);
 	free(p->where);
+}
+
+const char *pool_security_name(enum pool_security s)
+{
+	switch (s) {
+	case SEC_PASSTHROUGH:
+		return "passthrough";
+	case SEC_VAULT:
+		return "vault";
+	case SEC_FRONTEND_USERS:
+		return "frontend-users";
+	case SEC_AUTHQUERY:
+		return "authquery";
+	}
+	return "?";
 }
 
 void cfg_free_module(struct cfg_module *m)

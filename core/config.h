@@ -41,6 +41,17 @@
 
 enum pool_mode { POOL_SESSION = 0, POOL_TRANSACTION = 1 };
 
+/* Where a pool's secrets come from (doc/security-models.md). */
+enum pool_security {
+	SEC_PASSTHROUGH = 0, /* every credential module without fetch; the same
+	                      * password (or recovered SCRAM key) on both sides */
+	SEC_VAULT,           /* one vault instance for both sides */
+	SEC_FRONTEND_USERS,  /* the vault's frontend users for clients, its users
+	                      * for servers */
+	SEC_AUTHQUERY,       /* a fetching instance (authquery) for clients;
+	                      * servers: password, else its cached verifier */
+};
+
 enum chain_control {
 	CTL_REQUIRED = 0,
 	CTL_REQUISITE,
@@ -72,9 +83,14 @@ struct cfg_pool {
 	char *server_user;        /* NULL: the client's user */
 	char *server_database;    /* NULL: the client's database */
 	char *server_reset_query; /* NULL: the global one */
+	enum pool_security security;
+	char *cred_instance; /* vault or authquery instance; NULL for passthrough */
 	char *where;
 	const config_setting_t *group; /* the pool's group in its file */
 };
+
+/* "passthrough", "vault", "frontend-users", "authquery". */
+const char *pool_security_name(enum pool_security s);
 
 struct cfg_module {
 	char *name;                    /* instance name (the key in `modules`) */

@@ -263,6 +263,64 @@ void cfg_chain_parse(struct loader *ld, const config_setting_t *list, const char
 	}
 }
 
+static void pool_security_parse(struct loader *ld, const config_setting_t *m, const char *sp,
+                                const char *v, struct cfg_pool *p)
+{
+	static const enum pool_security all[] = {SEC_PASSTHROUGH, SEC_VAULT, SEC_FRONTEND_USERS,
+	                                         SEC_AUTHQUERY};
+	char b[SHOW_MAX + 8];
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		if (strcmp(v, pool_security_name(all[i])) == 0) {
+			p->security = all[i];
+			return;
+		}
+	}
+	cfg_err_at(ld, m,
+	           "%s: unknown security model %s (expected passthrough, vault, "
+	           "frontend-users or authquery)",
+	           sp, cfg_show(b, sizeof(b), v));
+}
+
+/* The instance setting that goes with the model, and what the model rules
+ * out; the default instance name is the module's own name. */
+static void pool_security_check(struct loader *ld, const config_setting_t *g, const char *sp,
+                                struct cfg_pool *p)
+{
+	const char *want = p->security == SEC_AUTHQUERY                                ? "authquery"
+	                   : p->security == SEC_VAULT || p->security == SEC_FRONTEND_USERS ? "vault"
+	                                                                                   : NULL;
+	const char *other = want != NULL && strcmp(want, "vault") == 0 ? "authquery" : "vault";
+	const config_setting_t *m = config_setting_get_member(g, other);
+
+	if (want == NULL) {
+		m = config_setting_get_member(g, "vault");
+		if (m == NULL)
+			m = config_setting_get_member(g, "authquery");
+		if (m != NULL)
+			cfg_err_at(ld, m,
+			           "%s.%s: only used with security = %s (this pool's security "
+			           "is passthrough)",
+			           sp, config_setting_name(m),
+			           strcmp(config_setting_name(m), "vault") == 0
+			                   ? "vault or frontend-users"
+			                   : "authquery");
+		return;
+	}
+	if (m != NULL)
+		cfg_err_at(ld, m, "%s.%s: not used with security = %s", sp, other,
+		           pool_security_name(p->security));
+	if (config_setting_get_member(g, want) == NULL) {
+		free(p->cred_instance); /* from the other key, if any */
+		p->cred_instance = cfg_dup_str(ld, want);
+	}
+	if (p->password != NULL && p->security != SEC_AUTHQUERY)
+		cfg_err_at(ld, config_setting_get_member(g, "password"),
+		           "%s.password: not allowed with security = %s: the server password "
+		           "comes from the vault",
+		           sp, pool_security_name(p->security));
+}
+
 /* Parse one pool group into p, reporting what is wrong with it. */
 void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struct cfg_pool *p)
 {
@@ -277,6 +335,9 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struc
 	                                   "server_user",
 	                                   "server_database",
 	                                   "server_reset_query",
+	                                   "security",
+	                                   "vault",
+	                                   "authquery",
 	                                   NULL};
 	static const char *const required[] = {"database", "user", "server", NULL};
 	bool sizes_ok = true;
@@ -338,6 +399,8 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struc
 			dst = &p->server_database;
 		else if (strcmp(key, "server_reset_query") == 0)
 			dst = &p->server_reset_query, nonempty = false;
+		else if (strcmp(key, "vault") == 0 || strcmp(key, "authquery") == 0)
+			dst = &p->cred_instance;
 		if (!(nonempty ? cfg_get_nonempty(ld, m, sp, &v) : cfg_get_string(ld, m, sp, &v)))
 			continue;
 		if (strcmp(key, "mode") == 0) {
@@ -352,9 +415,14 @@ void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struc
 				           sp, cfg_show(b, sizeof(b), v));
 			continue;
 		}
+		if (strcmp(key, "security") == 0) {
+			pool_security_parse(ld, m, sp, v, p);
+			continue;
+		}
 		*dst = cfg_dup_str(ld, v);
 	}
 	snprintf(sp, sizeof(sp), "pools[%d]", idx);
+	pool_security_check(ld, g, sp, p);
 	if (sizes_ok && p->min_size > p->max_size)
 		cfg_err_at(ld, g, "%s: min_size (%d) is greater than max_size (%d)", sp,
 		           p->min_size, p->max_size);
@@ -423,6 +491,23 @@ void cfg_finish(struct loader *ld)
 		           "pools[%d].server: no server named %s "
 		           "in servers",
 		           config_setting_index(p->group), cfg_show(b, sizeof(b), p->server));
+	}
+
+	/* pools -> credential instances */
+	for (i = 0; i < cfg->npools; i++) {
+		struct cfg_pool *p = &cfg->pools[i];
+		const config_setting_t *m;
+		char b[SHOW_MAX + 8];
+
+		if (p->cred_instance == NULL || find_module(cfg, p->cred_instance) != NULL)
+			continue;
+		m = config_setting_get_member(p->group,
+		                              p->security == SEC_AUTHQUERY ? "authquery" : "vault");
+		cfg_err_at(ld, m ? m : p->group,
+		           "pools[%d]: security = %s needs a credential module instance named "
+		           "%s in modules",
+		           config_setting_index(p->group), pool_security_name(p->security),
+		           cfg_show(b, sizeof(b), p->cred_instance));
 	}
 
 	/* chain steps -> modules */

@@ -103,6 +103,7 @@ struct client {
 	/* authentication */
 	struct chainset_run auth;
 	bool defer_inflight;             /* a deferred job runs for this client */
+	struct cred_fetch *fetch;        /* security = authquery: what the source said */
 	const char *auth_rule;           /* access rule that chose the chain, for logs */
 	const char *const *auth_options; /* the rule's key, value, ... NULL */
 	char *authn_id;

@@ -16,6 +16,7 @@
 
 #include "chainset.h"
 #include "client.h"
+#include "cred.h"
 #include "host.h"
 #include "log.h"
 #include "modload.h"
@@ -108,6 +109,8 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 			return cl->authn_id;
 		if (strcmp(name, "peer_uid") == 0)
 			return cl->peer_uid[0] ? cl->peer_uid : NULL;
+		if (strcmp(name, "security") == 0)
+			return cred_security(conn);
 		return cl->sp.raw ? startup_param(&cl->sp, name) : NULL;
 	} else {
 		const struct server *sv = (const struct server *)c;
@@ -122,6 +125,8 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 			return sv->gen->addrs[sv->pcfg->server_index].ss.ss_family == AF_UNIX
 			               ? "unix"
 			               : "tcp";
+		if (strcmp(name, "security") == 0)
+			return cred_security(conn);
 		return NULL;
 	}
 }
@@ -157,56 +162,6 @@ static int h_no_cb(const pgs_conn *conn, uint8_t *out, size_t *len)
 	(void)out;
 	(void)len;
 	return -ENOENT;
-}
-
-/* Ask the credential modules of mods, in config order. */
-static int cred_lookup(struct mod_set *ms, pgs_conn *conn, const char *user, pgs_secret *out)
-{
-	for (size_t i = 0; i < ms->nmods; i++) {
-		const pgs_cred_ops *ops = ms->mods[i].desc->cred;
-		int rc;
-
-		if (ops == NULL || ops->lookup == NULL)
-			continue;
-		rc = ops->lookup(ms->mods[i].state, conn, user, out);
-		if (rc == -ENOENT)
-			continue;
-		if (rc == 0) {
-			out->opaque = (void *)out->data; /* module memory from alloc() */
-			out->size = sizeof *out;
-		}
-		return rc;
-	}
-	return -ENOENT;
-}
-
-static int h_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out)
-{
-	struct pgs_conn *c = (struct pgs_conn *)conn;
-
-	memset(out, 0, sizeof *out);
-	out->size = sizeof *out;
-	if (user == NULL)
-		return -EINVAL;
-	if (c->side == PGS_SIDE_SERVER) {
-		const struct server *sv = (const struct server *)c;
-		char *copy;
-
-		/* The pool's own password is for its login user; without one,
-		 * the credential modules' secret for that user (PgBouncer's
-		 * auth_file serves both sides the same way). */
-		if (sv->pcfg->password == NULL)
-			return cred_lookup(sv->gen->mods, conn, sv->login_user, out);
-		copy = strdup(sv->pcfg->password);
-		if (copy == NULL)
-			return -ENOMEM;
-		out->kind = "plain";
-		out->data = (const uint8_t *)copy;
-		out->len = strlen(copy);
-		out->opaque = copy;
-		return 0;
-	}
-	return cred_lookup(((const struct client *)c)->gen->mods, conn, user, out);
 }
 
 static void h_secret_release(pgs_secret *s)
@@ -317,7 +272,7 @@ static const pgs_host host_table = {
         .step_option = h_step_option,
         .conn_peer_cert = h_no_transport,
         .conn_cb_hash = h_no_cb,
-        .secret_lookup = h_secret_lookup,
+        .secret_lookup = cred_secret_lookup,
         .secret_release = h_secret_release,
         .set_authn_id = h_set_authn_id,
         .wbuf_auth = h_wbuf_auth,
@@ -326,6 +281,7 @@ static const pgs_host host_table = {
         .ct_memcmp = h_ct_memcmp,
         .ident_match = h_ident_match,
         .cfg_path = modcfg_path,
+        .cred_lookup = cred_named_lookup,
 };
 
 const pgs_host *host_services(void)

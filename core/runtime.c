@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include "chainset.h"
+#include "cred.h"
 #include "host.h"
 #include "log.h"
 #include "modload.h"
@@ -73,6 +74,8 @@ struct gen *gen_build(const char *config_path, uint64_t number, char *err, size_
 		goto fail;
 	g->mods = modload_set_create(g->cfg, host_services(), err, errlen);
 	if (g->mods == NULL)
+		goto fail;
+	if (cred_check_pools(g, err, errlen) < 0)
 		goto fail;
 	g->chains = chainset_build(g->cfg, g->mods, err, errlen);
 	if (g->chains == NULL)

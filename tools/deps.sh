@@ -5,8 +5,8 @@
 # Needs root (or sudo) only when something is missing.  Never starts a service.
 
 DEPS_PACKAGES=(build-essential autoconf automake libtool pkg-config libssl-dev libltdl-dev
-  libconfig-dev libidn-dev libkrb5-dev krb5-kdc krb5-admin-server krb5-user check
-  postgresql-15 postgresql-client-15 pgbouncer python3 python3-psycopg2 clang libclang-rt-14-dev clang-format)
+  libconfig-dev libidn-dev libpq-dev libkrb5-dev krb5-kdc krb5-admin-server krb5-user check
+  postgresql-15 postgresql-client-15 pgbouncer python3 python3-psycopg2 python3-cryptography clang libclang-rt-14-dev clang-format)
 
 # deps_install [EXTRA_PACKAGE ...]
 deps_install() {

@@ -3,8 +3,9 @@
 # clang (-fsanitize=fuzzer,address,undefined) and run each for SECONDS (default 30), starting
 # from the seed corpus tests/fuzz/corpus/<target>/ (copied: the checkout is never written).
 # Targets: hba (pg_hba.conf / pg_ident.conf parser and matcher), scram (the server side of the
-# SCRAM exchange).  Exits non-zero when a build fails or a target finds a crash, a leak or
-# undefined behaviour; the crashing input is kept in DIR (default a mktemp -d directory).
+# SCRAM exchange), vault (vault files, master.key, entry decryption).  Exits non-zero when a
+# build fails or a target finds a crash, a leak or undefined behaviour; the crashing input is
+# kept in DIR (default a mktemp -d directory).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=30
@@ -13,12 +14,12 @@ while getopts 't:o:' o; do
   case $o in
     t) SECS=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,7p' "$0"; exit 2 ;;
+    *) sed -n '2,8p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(hba scram)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(hba scram vault)
 OUT=${OUT:-$(mktemp -d /tmp/pgsluice-fuzz.XXXXXX)}
 mkdir -p "$OUT"
 CC=${FUZZ_CC:-clang}
@@ -29,10 +30,11 @@ sources() {
   case $1 in
     hba) echo "$ROOT/modules/hba/hba_token.c $ROOT/modules/hba/hba_rules.c $ROOT/modules/hba/hba_ident.c" ;;
     scram) echo "$ROOT/modules/scram/scram_server.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c" ;;
+    vault) echo "$ROOT/modules/vault/vault_crypto.c $ROOT/modules/vault/vault_file.c $ROOT/modules/vault/vault_io.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c $ROOT/modules/common/secret_kind.c" ;;
     *) return 1 ;;
   esac
 }
-libs() { case $1 in scram) echo "-lcrypto -lidn" ;; *) echo "" ;; esac; }
+libs() { case $1 in scram|vault) echo "-lcrypto -lidn" ;; *) echo "" ;; esac; }
 
 rc=0
 for t in "${TARGETS[@]}"; do

@@ -1,5 +1,5 @@
 /*
- * pgsluice/module.h — the module ABI, version 1.1.
+ * pgsluice/module.h — the module ABI, version 1.2.
  *
  * This is the only header a pgsluice module includes.  A module never links
  * against the daemon: it exports one entry function returning a descriptor,
@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define PGS_ABI_MAJOR    1
-#define PGS_ABI_MINOR    1
+#define PGS_ABI_MINOR    2
 #define PGS_MODULE_MAGIC 0x70674d31u /* "pgM1" */
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
@@ -109,7 +109,10 @@ typedef struct pgs_host {
 	 * and any other startup parameter; "remote_addr" (IP text or "[local]"),
 	 * "remote_port", "transport" ("unix", "tcp", "tls", "gss"),
 	 * "authn_id" once set; since 1.1 "peer_uid" (decimal uid of a Unix
-	 * socket peer, from SO_PEERCRED).  NULL when unknown. */
+	 * socket peer, from SO_PEERCRED); since 1.2 "security" (the security
+	 * model of the connection's pool: "passthrough", "vault",
+	 * "frontend-users" or "authquery"; NULL for a client whose database
+	 * and user match no pool).  NULL when unknown. */
 	enum pgs_side (*conn_side)(const pgs_conn *conn);
 	const char *(*conn_param)(const pgs_conn *conn, const char *name);
 	/* Option of the current chain step (from the access rule or the
@@ -124,6 +127,9 @@ typedef struct pgs_host {
 	 * `user` from the credential modules; for a server connection, the
 	 * pool's configured password, else (since 1.1) the credential modules'
 	 * secret for the login user (any kind).  -ENOENT if none.
+	 * Since 1.2 the pool's security model chooses the modules asked (see
+	 * doc/module-abi.md); a source that fetched over the network answered
+	 * before the chain started, and -EIO means that source failed.
 	 * Always pair with secret_release(). */
 	int (*secret_lookup)(pgs_conn *conn, const char *user, pgs_secret *out);
 	void (*secret_release)(pgs_secret *secret);
@@ -160,6 +166,18 @@ typedef struct pgs_host {
 	 * Written NUL-terminated to out.  0, -ENOENT (absent), -EINVAL (not
 	 * a string, or empty), -ENAMETOOLONG (does not fit out_size). */
 	int (*cfg_path)(const pgs_cfg *cfg, const char *key, char *out, size_t out_size);
+
+	/* --- ABI 1.2 --- */
+
+	/* Ask one credential module instance, by its name in the `modules`
+	 * group of conn's configuration, for `user`'s secret, whatever the
+	 * pool's security model: for a module that needs a secret of its own
+	 * (authquery's login password kept in the vault).  Safe to call from
+	 * pgs_cred_ops.fetch() on the work pool.  0, -ENOENT (no such user),
+	 * -ESRCH (no credential instance of that name).  Pair with
+	 * secret_release(). */
+	int (*cred_lookup)(const pgs_conn *conn, const char *instance, const char *user,
+	                   pgs_secret *out);
 } pgs_host;
 
 /* What the host does after an auth step. */
@@ -228,13 +246,27 @@ typedef struct pgs_backend_ops {
 
 #define PGS_AUTH_CODE_BIT(code) (1u << (code))
 
-/* Credential source: backs host->secret_lookup for client connections.
- * Fills out (data allocated with host->alloc; the host wipes and frees it)
- * and returns 0, or -ENOENT when the user is unknown. */
+/* Credential source: backs host->secret_lookup.  lookup() fills out
+ * (data allocated with host->alloc; the host wipes and frees it) and
+ * returns 0, or -ENOENT when the user is unknown.  lookup() runs on a
+ * worker and must never block. */
 typedef struct pgs_cred_ops {
 	uint32_t size;
 	int (*lookup)(void *mod, const pgs_conn *conn, const char *user, pgs_secret *out);
 	void *reserved[4];
+
+	/* --- ABI 1.2 --- */
+	/* For a source that must ask over the network (authquery).  The host
+	 * calls fetch() on its work pool, never on a worker, once per client
+	 * login whose pool takes client secrets from this instance, before the
+	 * chain starts; what it returns is kept on the connection and is what
+	 * secret_lookup() gives the chain's steps.  It may block, bounded by
+	 * the module's own timeouts.  conn may only be read with conn_param()
+	 * and passed to cred_lookup().  0 (out filled as by lookup()),
+	 * -ENOENT (no such user), or another negative errno when the source
+	 * failed (the module logs why).  lookup() still answers from memory
+	 * (server logins, pools that do not fetch). */
+	int (*fetch)(void *mod, const pgs_conn *conn, const char *user, pgs_secret *out);
 } pgs_cred_ops;
 
 /* Access decision (e.g. pg_hba rules). */

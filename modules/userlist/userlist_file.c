@@ -27,7 +27,7 @@
 
 #include <openssl/crypto.h>
 
-#include "scram_verifier.h"
+#include "secret_kind.h"
 #include "userlist_file.h"
 
 const struct userlist_limits userlist_default_limits = {
@@ -93,16 +93,6 @@ static bool is_blank(char c)
 
 /* "md5" followed by exactly 32 lowercase hex digits, as PostgreSQL's
  * get_password_type() recognises a stored MD5 hash. */
-static bool is_md5_hash(const uint8_t *s, size_t len)
-{
-	if (len != 35 || memcmp(s, "md5", 3) != 0)
-		return false;
-	for (size_t i = 3; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
 /*
  * Unquote the field whose opening quote is at *pp, in place, stopping
  * before end.  On success *pp points just past the closing quote, the
@@ -220,23 +210,16 @@ static int parse_line(struct userlist *ul, const char *name, unsigned int lineno
 	e.user = user;
 	e.secret = (const uint8_t *)password;
 	e.secret_len = password_len;
-	if (scram_verifier_looks_like(e.secret, password_len)) {
-		struct scram_verifier v;
+	{
 		char why[128] = "";
-		int rc = scram_verifier_parse(e.secret, password_len, &v, why, sizeof why);
 
-		scram_verifier_clear(&v);
-		if (rc < 0) {
+		e.kind = secret_kind(e.secret, password_len, why, sizeof why);
+		if (e.kind == NULL) {
 			set_err(err, err_size,
 			        "%s:%u: SCRAM verifier of user \"%s\" is invalid: %s", name, lineno,
 			        user, why);
 			return -EINVAL;
 		}
-		e.kind = "scram-sha-256";
-	} else if (is_md5_hash(e.secret, password_len)) {
-		e.kind = "md5";
-	} else {
-		e.kind = "plain";
 	}
 	if (ul->count >= lim->max_entries) {
 		set_err(err, err_size, "%s:%u: more than %zu entries", name, lineno,

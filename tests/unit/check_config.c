@@ -526,6 +526,52 @@ START_TEST(test_pool_unknown_server)
 }
 END_TEST
 
+START_TEST(test_pool_security)
+{
+	struct pgs_config *cfg;
+
+	put("main.conf",
+	    BASE "modules = { vault = { path = \"vault.so\"; }; aq = { path = \"a.so\"; }; };\n"
+	         "servers = ( { name = \"a\"; host = \"h\"; } );\n"
+	         "pools = ( { database = \"d1\"; user = \"*\"; server = \"a\"; },\n"
+	         "  { database = \"d2\"; user = \"*\"; server = \"a\"; security = \"vault\"; },\n"
+	         "  { database = \"d3\"; user = \"*\"; server = \"a\";\n"
+	         "    security = \"frontend-users\"; vault = \"vault\"; },\n"
+	         "  { database = \"d4\"; user = \"*\"; server = \"a\"; security = \"authquery\";\n"
+	         "    authquery = \"aq\"; password = \"pw\"; } );\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_int_eq(cfg->pools[0].security, SEC_PASSTHROUGH);
+	ck_assert_ptr_null(cfg->pools[0].cred_instance);
+	ck_assert_int_eq(cfg->pools[1].security, SEC_VAULT);
+	ck_assert_str_eq(cfg->pools[1].cred_instance, "vault");
+	ck_assert_int_eq(cfg->pools[2].security, SEC_FRONTEND_USERS);
+	ck_assert_str_eq(cfg->pools[2].cred_instance, "vault");
+	ck_assert_int_eq(cfg->pools[3].security, SEC_AUTHQUERY);
+	ck_assert_str_eq(cfg->pools[3].cred_instance, "aq");
+	ck_assert_str_eq(pool_security_name(cfg->pools[3].security), "authquery");
+	config_free(cfg);
+
+	put("main.conf",
+	    BASE "modules = { vault = { path = \"vault.so\"; }; };\n"
+	         "servers = ( { name = \"a\"; host = \"h\"; } );\n"
+	         "pools = ( { database = \"d1\"; user = \"*\"; server = \"a\"; security = \"vaults\"; },\n"
+	         "  { database = \"d2\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
+	         "    password = \"pw\"; },\n"
+	         "  { database = \"d3\"; user = \"*\"; server = \"a\"; vault = \"vault\"; },\n"
+	         "  { database = \"d4\"; user = \"*\"; server = \"a\"; security = \"authquery\"; },\n"
+	         "  { database = \"d5\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
+	         "    authquery = \"x\"; } );\n");
+	load_bad();
+	assert_err("main.conf", 4, "pools[0].security: unknown security model \"vaults\"");
+	assert_err("main.conf", 6, "pools[1].password: not allowed with security = vault");
+	assert_err("main.conf", 7, "pools[2].vault: only used with security = vault or frontend-users");
+	assert_err("main.conf", 8, "pools[3]: security = authquery needs a credential module instance "
+	                           "named \"authquery\"");
+	assert_err("main.conf", 10, "pools[4].authquery: not used with security = vault");
+	assert_nerr(5);
+}
+END_TEST
+
 START_TEST(test_pool_server_in_later_file)
 {
 	struct pgs_config *cfg;
@@ -1122,6 +1168,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_pool_sizes);
 	tcase_add_test(tc, test_pool_unknown_server);
 	tcase_add_test(tc, test_pool_server_in_later_file);
+	tcase_add_test(tc, test_pool_security);
 	tcase_add_test(tc, test_chain_errors);
 	tcase_add_test(tc, test_duplicates_in_one_file);
 	tcase_add_test(tc, test_missing_required);
