@@ -287,12 +287,16 @@ static void pool_security_parse(struct loader *ld, const config_setting_t *m, co
 static void pool_security_check(struct loader *ld, const config_setting_t *g, const char *sp,
                                 struct cfg_pool *p)
 {
-	const char *want = p->security == SEC_AUTHQUERY                                ? "authquery"
-	                   : p->security == SEC_VAULT || p->security == SEC_FRONTEND_USERS ? "vault"
-	                                                                                   : NULL;
-	const char *other = want != NULL && strcmp(want, "vault") == 0 ? "authquery" : "vault";
-	const config_setting_t *m = config_setting_get_member(g, other);
+	const char *want = NULL, *other = "vault";
+	const config_setting_t *m;
 
+	if (p->security == SEC_AUTHQUERY) {
+		want = "authquery";
+	} else if (p->security == SEC_VAULT || p->security == SEC_FRONTEND_USERS) {
+		want = "vault";
+		other = "authquery";
+	}
+	m = config_setting_get_member(g, other);
 	if (want == NULL) {
 		m = config_setting_get_member(g, "vault");
 		if (m == NULL)
@@ -324,21 +328,10 @@ static void pool_security_check(struct loader *ld, const config_setting_t *g, co
 /* Parse one pool group into p, reporting what is wrong with it. */
 void cfg_pool_parse(struct loader *ld, const config_setting_t *g, int idx, struct cfg_pool *p)
 {
-	static const char *const keys[] = {"database",
-	                                   "user",
-	                                   "server",
-	                                   "mode",
-	                                   "max_size",
-	                                   "min_size",
-	                                   "initial_size",
-	                                   "password",
-	                                   "server_user",
-	                                   "server_database",
-	                                   "server_reset_query",
-	                                   "security",
-	                                   "vault",
-	                                   "authquery",
-	                                   NULL};
+	static const char *const keys[] = {
+	        "database",           "user",         "server",   "mode",        "max_size",
+	        "min_size",           "initial_size", "password", "server_user", "server_database",
+	        "server_reset_query", "security",     "vault",    "authquery",   NULL};
 	static const char *const required[] = {"database", "user", "server", NULL};
 	bool sizes_ok = true;
 	const char *const *r;

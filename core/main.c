@@ -114,8 +114,15 @@ static void reload(uint64_t *number)
 		return;
 	g = gen_build(rt->config_path, ++*number, err, ERRBUF);
 	if (g == NULL) {
-		log_error("reload of %s failed; the previous configuration stays in force:\n%s",
-		          rt->config_path, err);
+		char *line, *save = NULL;
+
+		/* One log line per error line (the log shows no control
+		 * characters). */
+		log_error("reload of %s failed; the previous configuration stays in force:",
+		          rt->config_path);
+		for (line = strtok_r(err, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			log_error("  %s", line);
 		free(err);
 		return;
 	}

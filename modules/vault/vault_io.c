@@ -216,6 +216,18 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Run as root (sudo pgsluice-admin ...), a rewrite keeps the owner of the
+ * file it replaces: a vault owned by the daemon's user must stay readable
+ * by the daemon, which refuses files owned by anyone else but root. */
+static int keep_owner(int fd, const char *path)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return fchown(fd, st.st_uid, st.st_gid) < 0 ? -errno : 0;
+}
+
 /* Create dir/.base.XXXXXXXXXXXX with O_EXCL and mode 0600; its name goes to tmp. */
 static int create_tmp(const char *path, size_t dir_len, const char *base, char *tmp,
                       size_t tmp_size)
@@ -286,7 +298,9 @@ int vault_write_private(const char *path, const void *data, size_t len, bool exc
 		return fd;
 	}
 	/* fchmod: a umask cannot widen 0600, but be explicit about the mode */
-	rc = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, data, len);
+	rc = fchmod(fd, 0600) < 0 ? -errno : keep_owner(fd, path);
+	if (rc == 0)
+		rc = write_all(fd, data, len);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -497,7 +511,7 @@ int vault_tty_read(const char *prompt, char *buf, size_t buf_size, size_t *len, 
 		(void)write_all(fd, "\n", 1); /* ECHONL did not echo one */
 	close(fd);
 	if (rc == 0 && too_long) {
-		set_err(err, err_size, "the passphrase is longer than %zu bytes", buf_size - 1);
+		set_err(err, err_size, "the line typed is longer than %zu bytes", buf_size - 1);
 		rc = -EINVAL;
 	} else if (rc < 0) {
 		set_err(err, err_size, "cannot read from the terminal: %s", strerror(-rc));

@@ -13,15 +13,14 @@
  * page not yet in the table: a fini() on a worker thread (the host may drop
  * the last reference to an old module set there) never waits behind it.
  *
- * The module pins itself in memory (RTLD_NODELETE) the first time it
- * derives a key: "never ask on the terminal after the first key" must hold
- * even across a reload that drops every vault instance, which would
- * otherwise unload the module and forget that a key was ever derived.
+ * The module is linked with -z nodelete (Makefile.am): "never ask on the
+ * terminal after the first key" must hold even across a reload that drops
+ * every vault instance, which would otherwise unload the module and forget
+ * that a key was ever derived.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* dladdr, RTLD_NODELETE, MADV_DONTDUMP */
+#define _GNU_SOURCE /* MADV_DONTDUMP */
 #endif
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -56,7 +55,6 @@ static struct vault_key *vault_key_slots[VAULT_KEY_SLOTS];
 /* A key was derived once in this process: the terminal is never asked
  * again (a reload must not wait for an operator). */
 static bool vault_key_derived;
-static bool vault_key_pinned;
 
 static long long vault_key_now_ms(void)
 {
@@ -138,23 +136,6 @@ static int vault_key_free_slot_locked(void)
 		if (vault_key_slots[i] == NULL)
 			return (int)i;
 	return -1;
-}
-
-/* Keep this module loaded until the process ends (see the file comment);
- * under the lock.  Failing only means a later reload might prompt. */
-static void vault_key_pin_locked(const pgs_host *host)
-{
-	Dl_info info;
-
-	if (vault_key_pinned)
-		return;
-	if (dladdr((const void *)&vault_key_slots, &info) != 0 && info.dli_fname != NULL &&
-	    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL) {
-		vault_key_pinned = true;
-		return;
-	}
-	host->log(PGS_LOG_WARN, NULL, "vault: could not pin the vault module in memory");
-	vault_key_pinned = true; /* say it once */
 }
 
 /* Read the passphrase into k->pass and derive k->key; logs failures. */
@@ -247,7 +228,6 @@ int vault_key_acquire(const pgs_host *host, const char *master_path, const char 
 	 * the host's main thread, but nothing here relies on that). */
 	pthread_mutex_lock(&vault_key_lock);
 	vault_key_derived = true;
-	vault_key_pin_locked(host);
 	found = vault_key_find_locked(&m);
 	slot = found == NULL ? vault_key_free_slot_locked() : -1;
 	if (slot >= 0) {

@@ -24,7 +24,9 @@
  * the first other line is the header "pgsluice-vault 1"; then one
  * "user:entry" line per user (split at the last ':', so a user name may
  * contain ':').  User names: 1..VAULT_MAX_USER bytes, no control
- * characters.  Duplicate users are refused.
+ * characters, not starting with '#'.  Duplicate users are refused.
+ * Secrets never contain a NUL byte (the wire protocol carries them as C
+ * strings).
  *
  * Every function returns 0 or a negative errno; messages go to err (always
  * NUL-terminated when err_size > 0) and name the file, and the line (and
@@ -47,10 +49,10 @@
 #define VAULT_CHECK_LEN         32
 #define VAULT_MASTER_ITERATIONS 600000u
 #define VAULT_FORMAT            1
-#define VAULT_MAX_USER          63      /* PostgreSQL's NAMEDATALEN - 1 */
-#define VAULT_MAX_SECRET        1024    /* bytes of a stored password or verifier */
-#define VAULT_MAX_LINE          4096    /* bytes of a vault file line */
-#define VAULT_MAX_ENTRIES       100000  /* entries of one vault file */
+#define VAULT_MAX_USER          63          /* PostgreSQL's NAMEDATALEN - 1 */
+#define VAULT_MAX_SECRET        1024        /* bytes of a stored password or verifier */
+#define VAULT_MAX_LINE          4096        /* bytes of a vault file line */
+#define VAULT_MAX_ENTRIES       100000      /* entries of one vault file */
 #define VAULT_MAX_FILE          (32u << 20) /* bytes of a vault file */
 #define VAULT_MAX_PASSPHRASE    1024
 #define VAULT_ENV_PASSPHRASE    "PGSLUICE_MASTER_PASSPHRASE"
@@ -76,8 +78,8 @@ void vault_buf_free(char *buf, size_t len);
 /* Write data to path atomically with mode 0600: a temporary file in the
  * same directory, fsync, rename, fsync of the directory.  exclusive: fail
  * with -EEXIST when path exists (master-key without --force). */
-int vault_write_private(const char *path, const void *data, size_t len, bool exclusive,
-                        char *err, size_t err_size);
+int vault_write_private(const char *path, const void *data, size_t len, bool exclusive, char *err,
+                        size_t err_size);
 
 /* ------------------------------------------------------------ master key */
 
@@ -125,8 +127,8 @@ int vault_master_load(const char *path, struct vault_master *m, char *err, size_
  * VAULT_MAX_PASSPHRASE.  buf must hold VAULT_MAX_PASSPHRASE + 1 bytes;
  * the caller wipes it.
  */
-int vault_passphrase(const char *file, const char *prompt, char *buf, size_t buf_size,
-                     size_t *len, char *err, size_t err_size);
+int vault_passphrase(const char *file, const char *prompt, char *buf, size_t buf_size, size_t *len,
+                     char *err, size_t err_size);
 
 /* Read one line from /dev/tty without echo (prompt written to the tty).
  * -ENXIO when there is no terminal. */

@@ -551,22 +551,25 @@ START_TEST(test_pool_security)
 	ck_assert_str_eq(pool_security_name(cfg->pools[3].security), "authquery");
 	config_free(cfg);
 
-	put("main.conf",
-	    BASE "modules = { vault = { path = \"vault.so\"; }; };\n"
-	         "servers = ( { name = \"a\"; host = \"h\"; } );\n"
-	         "pools = ( { database = \"d1\"; user = \"*\"; server = \"a\"; security = \"vaults\"; },\n"
-	         "  { database = \"d2\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
-	         "    password = \"pw\"; },\n"
-	         "  { database = \"d3\"; user = \"*\"; server = \"a\"; vault = \"vault\"; },\n"
-	         "  { database = \"d4\"; user = \"*\"; server = \"a\"; security = \"authquery\"; },\n"
-	         "  { database = \"d5\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
-	         "    authquery = \"x\"; } );\n");
+	put("main.conf", BASE
+	    "modules = { vault = { path = \"vault.so\"; }; };\n"
+	    "servers = ( { name = \"a\"; host = \"h\"; } );\n"
+	    "pools = ( { database = \"d1\"; user = \"*\"; server = \"a\"; security = \"vaults\"; "
+	    "},\n"
+	    "  { database = \"d2\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
+	    "    password = \"pw\"; },\n"
+	    "  { database = \"d3\"; user = \"*\"; server = \"a\"; vault = \"vault\"; },\n"
+	    "  { database = \"d4\"; user = \"*\"; server = \"a\"; security = \"authquery\"; },\n"
+	    "  { database = \"d5\"; user = \"*\"; server = \"a\"; security = \"vault\";\n"
+	    "    authquery = \"x\"; } );\n");
 	load_bad();
 	assert_err("main.conf", 4, "pools[0].security: unknown security model \"vaults\"");
 	assert_err("main.conf", 6, "pools[1].password: not allowed with security = vault");
-	assert_err("main.conf", 7, "pools[2].vault: only used with security = vault or frontend-users");
-	assert_err("main.conf", 8, "pools[3]: security = authquery needs a credential module instance "
-	                           "named \"authquery\"");
+	assert_err("main.conf", 7,
+	           "pools[2].vault: only used with security = vault or frontend-users");
+	assert_err("main.conf", 8,
+	           "pools[3]: security = authquery needs a credential module instance "
+	           "named \"authquery\"");
 	assert_err("main.conf", 10, "pools[4].authquery: not used with security = vault");
 	assert_nerr(5);
 }

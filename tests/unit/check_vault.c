@@ -272,6 +272,28 @@ START_TEST(test_tamper)
 }
 END_TEST
 
+/* A secret that starts like a SCRAM verifier but does not parse is an
+ * error naming file:line:user, never a password. */
+START_TEST(test_broken_scram)
+{
+	static const char *const broken[] = {"SCRAM-SHA-256$4096:bad", "SCRAM-SHA-256$"};
+	struct vault_table *t = (struct vault_table *)1;
+	char entry[256], text[512];
+	uint8_t mk[VAULT_KEY_LEN];
+
+	test_key(mk);
+	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+		ck_assert_int_eq(SEAL(mk, "bob", broken[i], strlen(broken[i]), entry), 0);
+		snprintf(text, sizeof text, "pgsluice-vault 1\n\nbob:%s\n", entry);
+		ck_assert_int_eq(vault_table_from_text(text, strlen(text), "t.vault", mk, &t, err,
+		                                       sizeof err),
+		                 -EINVAL);
+		ck_assert_ptr_null(t);
+		assert_prefix(err, "t.vault:3: user \"bob\": broken secret: ");
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------ broken files */
 
 static const struct bad_vault {
@@ -597,6 +619,15 @@ START_TEST(test_write_private)
 	ck_assert_str_eq(buf, "three\n");
 	vault_buf_free(buf, len);
 	ck_assert_int_eq(count_files(tmpdir), 1); /* no temporary file left */
+	if (geteuid() == 0) {
+		/* run as root, a rewrite keeps the replaced file's owner */
+		ck_assert_int_eq(chown(path, 12345, 12346), 0);
+		ck_assert_int_eq(vault_write_private(path, "four\n", 5, false, err, sizeof err), 0);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_uint_eq(st.st_uid, 12345);
+		ck_assert_uint_eq(st.st_gid, 12346);
+		ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	}
 	snprintf(path, sizeof path, "%s/no/such", tmpdir);
 	ck_assert_int_eq(vault_write_private(path, "x", 1, false, err, sizeof err), -ENOENT);
 
@@ -812,6 +843,7 @@ static Suite *vault_suite(void)
 	tcase_add_test(tc, test_chain_kat);
 	tcase_add_test(tc, test_entry_roundtrip);
 	tcase_add_test(tc, test_tamper);
+	tcase_add_test(tc, test_broken_scram);
 	tcase_add_loop_test(tc, test_bad_vault, 0, (int)(sizeof bad_vaults / sizeof bad_vaults[0]));
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_master);
