@@ -259,7 +259,7 @@ static const struct refusal {
         {"fx_nosym.so", "missing entry symbol 'pgs_module_entry_v1'"},
         {"fx_badmagic.so", "field 'magic' is 0xdeadbeef, expected 0x70674d31"},
         {"fx_badmajor.so", "field 'abi_major' is 2, expected 1"},
-        {"fx_newminor.so", "field 'abi_minor' is 2, newer than the host's 1"},
+        {"fx_newminor.so", NULL}, /* "field 'abi_minor' is N+1, newer than the host's N" */
         {"fx_small.so", "field 'size' is "},
         {"fx_noname.so", "field 'name' is NULL"},
 };
@@ -271,7 +271,12 @@ START_TEST(test_open_refusal)
 	char err[1024], want[1024];
 
 	ck_assert_int_eq(modload_open(r->file, MODDIR, &inst, err, sizeof err), -1);
-	snprintf(want, sizeof want, "module %s/%s: %s", MODDIR, r->file, r->message);
+	if (r->message != NULL)
+		snprintf(want, sizeof want, "module %s/%s: %s", MODDIR, r->file, r->message);
+	else
+		snprintf(want, sizeof want,
+		         "module %s/%s: field 'abi_minor' is %d, newer than the host's %d", MODDIR,
+		         r->file, PGS_ABI_MINOR + 1, PGS_ABI_MINOR);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got \"%s\", want \"%s...\"", err,
 	              want);
 	ck_assert_ptr_null(inst.handle);

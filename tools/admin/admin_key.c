@@ -13,7 +13,8 @@
 
 #include <openssl/crypto.h>
 
-#include "admin.h"
+#include "admin_key.h"
+#include "admin_util.h"
 
 /* The text form of a master key file is a few short lines. */
 #define MASTER_TEXT_MAX 1024

@@ -18,7 +18,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "admin.h"
+#include "admin_key.h"
+#include "admin_user.h"
+#include "admin_util.h"
 #include "scram_verifier.h"
 #include "secret_kind.h"
 

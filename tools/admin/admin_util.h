@@ -1,15 +1,16 @@
 /*
- * admin.h — pgsluice-admin, the operator's tool for master keys and vault
+ * admin_util.h — pgsluice-admin, the operator's tool for master keys and vault
  * files (vault_lib.h): what its command files share.
  *
- * admin.c holds main, option parsing, the usage text, messages and the
- * password sources; admin_key.c the master-key command, the passphrase
- * and the unlocking of a master key; admin_user.c the user commands.
+ * admin.c holds main, option parsing and the usage text; admin_util.c the
+ * messages and the password sources; admin_key.c the master-key command,
+ * the passphrase and the unlocking of a master key; admin_user.c the user
+ * commands.
  * Every command returns one of the exit codes below; secrets live in
  * caller-owned buffers that are wiped (OPENSSL_cleanse) on every path.
  */
-#ifndef PGS_ADMIN_H
-#define PGS_ADMIN_H
+#ifndef PGS_ADMIN_UTIL_H
+#define PGS_ADMIN_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,7 +53,7 @@ struct admin_opts {
 	bool check;                  /* --check */
 };
 
-/* ------------------------------------------------------------ admin.c */
+/* ------------------------------------------------------------ admin_util.c */
 
 /* One line on stderr: "pgsluice-admin: " fmt "\n".  Never pass a secret. */
 void admin_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -68,25 +69,4 @@ void admin_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int admin_password(const struct admin_opts *o, const char *user, char *buf, size_t *len)
         __attribute__((warn_unused_result));
 
-/* ------------------------------------------------------------ admin_key.c */
-
-/* The master-key command. */
-int admin_cmd_master_key(const struct admin_opts *o) __attribute__((warn_unused_result));
-
-/*
- * Load the master key file (-k, else master.key in the directory of the
- * vault), get the passphrase (--passphrase-file, else
- * PGSLUICE_MASTER_PASSPHRASE, else the terminal) and derive the key,
- * checked against the file's check value.  key is wiped on failure; the
- * caller wipes it after use.  Returns ADMIN_BADKEY for a wrong passphrase,
- * else an exit code.
- */
-int admin_unlock(const struct admin_opts *o, uint8_t key[VAULT_KEY_LEN])
-        __attribute__((warn_unused_result));
-
-/* ------------------------------------------------------------ admin_user.c */
-
-/* "user add|edit|del|ls" (sub is the word after "user"). */
-int admin_cmd_user(const char *sub, const struct admin_opts *o) __attribute__((warn_unused_result));
-
-#endif /* PGS_ADMIN_H */
+#endif /* PGS_ADMIN_UTIL_H */
