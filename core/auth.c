@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -18,12 +19,13 @@
 #include "log.h"
 #include "modload.h"
 #include "runtime.h"
+#include "transport.h"
 
 /* PostgreSQL 15's words for the connection's encryption in hba refusals. */
+/* PostgreSQL's wording at the end of pg_hba.conf messages. */
 static const char *encryption_state(const struct client *cl)
 {
-	(void)cl; /* TLS and GSS transports come with their modules */
-	return "no encryption";
+	return cl->c.tp != NULL && !cl->c.tp->handshaking ? "SSL encryption" : "no encryption";
 }
 
 /*
@@ -93,6 +95,78 @@ static void auth_failed(struct client *cl, const char *logdetail)
 		client_fail(cl, "28000", "authentication failed for user \"%s\"", cl->sp.user);
 }
 
+/* The hba rule's option `name`, or NULL. */
+static const char *rule_option(const struct client *cl, const char *name)
+{
+	for (size_t i = 0; cl->auth_options != NULL && cl->auth_options[i] != NULL &&
+	                   cl->auth_options[i + 1] != NULL;
+	     i += 2)
+		if (strcmp(cl->auth_options[i], name) == 0)
+			return cl->auth_options[i + 1];
+	return NULL;
+}
+
+/* clientcert=verify-ca|verify-full (PostgreSQL): a client certificate the
+ * TLS layer verified must be there before any method runs. */
+static bool clientcert_present(struct client *cl, const struct chainset_chain *chain)
+{
+	const char *mode = rule_option(cl, "clientcert");
+	const uint8_t *der;
+	size_t len;
+
+	/* the cert method implies it, as in PostgreSQL */
+	if (mode == NULL && chain != NULL && chain->nsteps > 0 &&
+	    strcmp(chain->steps[0].inst->desc->name, "cert") == 0)
+		mode = "verify-full";
+	if (mode == NULL || transport_peer_cert(&cl->c, &der, &len) == 0)
+		return true;
+	log_info("%s:%s: %s: no verified client certificate", cl->remote_addr, cl->remote_port,
+	         cl->auth_rule ? cl->auth_rule : "clientcert");
+	client_fail(cl, "28000", "connection requires a valid client certificate");
+	return false;
+}
+
+/*
+ * clientcert=verify-full after the method succeeded: the certificate must
+ * also name the role, as the cert module decides (same clientname= and
+ * map= options).  NULL when it does; else why (for the log).
+ */
+static const char *clientcert_full_fails(struct client *cl)
+{
+	const char *mode = rule_option(cl, "clientcert");
+	const struct mod_set *ms = cl->gen->mods;
+	const char *detail = NULL;
+	enum pgs_step st;
+	void *state = NULL;
+
+	if (mode == NULL || strcmp(mode, "verify-full") != 0)
+		return NULL;
+	for (size_t i = 0; i < ms->nmods; i++) {
+		const pgs_auth_ops *ops = ms->mods[i].desc->auth;
+
+		if (strcmp(ms->mods[i].desc->name, "cert") != 0 || ops == NULL || ops->step == NULL)
+			continue;
+		if (ops->conn_new != NULL &&
+		    ops->conn_new(ms->mods[i].state, (pgs_conn *)&cl->c, &state) < 0)
+			return "clientcert=verify-full: the cert module could not start";
+		/* the identity stays the method's (PostgreSQL sets none here) */
+		char *authn_id = cl->authn_id;
+
+		cl->authn_id = NULL;
+		st = ops->step(ms->mods[i].state, (pgs_conn *)&cl->c, state, NULL, 0,
+		               (pgs_wbuf *)&cl->c.wbuf, &detail);
+		if (ops->conn_free != NULL)
+			ops->conn_free(ms->mods[i].state, (pgs_conn *)&cl->c, state);
+		free(cl->authn_id);
+		cl->authn_id = authn_id;
+		if (st == PGS_STEP_DONE)
+			return NULL;
+		return detail != NULL ? detail : "the certificate does not match the user";
+	}
+	return "clientcert=verify-full needs the cert module (modules { cert = { path = "
+	       "\"cert.so\"; }; })";
+}
+
 /* Run the chain until it needs input, waits, or ends. */
 static void drive(struct client *cl, const uint8_t *in, size_t len)
 {
@@ -127,9 +201,26 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 				auth_failed(cl, "module returned PENDING without deferring work");
 			}
 			return;
-		case CHAINSET_SUCCESS:
+		case CHAINSET_SUCCESS: {
+			const char *why = clientcert_full_fails(cl);
+
+			if (why != NULL) {
+				/* PostgreSQL words it as the method's failure */
+				const struct chainset_chain *c = cl->auth.chain;
+
+				if (cl->auth.failed == NULL && c != NULL &&
+				    cl->auth.last < c->nsteps)
+					cl->auth.failed = c->steps[cl->auth.last].auth;
+				log_info("certificate validation (clientcert=verify-full) failed "
+				         "for "
+				         "user \"%s\": %s",
+				         cl->sp.user, why);
+				auth_failed(cl, why);
+				return;
+			}
 			client_auth_ok(cl);
 			return;
+		}
 		case CHAINSET_FAILURE:
 			auth_failed(cl, logdetail);
 			return;
@@ -171,6 +262,8 @@ void auth_start(struct client *cl)
 		        cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
 		return;
 	}
+	if (!clientcert_present(cl, chain))
+		return;
 	if (chainset_run_start(&cl->auth, chain) == CHAINSET_FAILURE) {
 		auth_failed(cl, "empty chain");
 		return;

@@ -30,6 +30,8 @@
 #include "cancel.h"
 #include "client.h"
 #include "cred.h"
+#include "modload.h"
+#include "transport.h"
 #include "io.h"
 #include "log.h"
 #include "pool.h"
@@ -146,7 +148,8 @@ void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss
 /* Queue a FATAL error for the client and flush it (best effort). */
 static void send_error(struct client *cl, const char *sqlstate, const char *msg)
 {
-	if (cl->c.dead)
+	/* mid-handshake there is no channel to say it on */
+	if (cl->c.dead || (cl->c.tp != NULL && cl->c.tp->handshaking))
 		return;
 	if (proto_error(&cl->c.wbuf, "FATAL", sqlstate, NULL, "%s", msg) == 0 &&
 	    io_flush(&cl->c) < 0) {
@@ -193,6 +196,7 @@ void client_close(struct client *cl, const char *reason)
 	if (cl->cancel_registered)
 		cancel_unregister(cl);
 	worker_unwatch(w, &cl->c);
+	transport_close(&cl->c);
 	close(cl->c.fd);
 	cl->c.fd = -1;
 	list_del(&cl->c.wlink);
@@ -250,7 +254,15 @@ static void send_welcome(struct client *cl, const struct param_set *ps)
 		client_close(cl, "could not send the welcome");
 		return;
 	}
-	if (cl->gen->cfg->log_connections)
+	if (cl->gen->cfg->log_connections && cl->c.tp != NULL)
+		cl_log(PGS_LOG_INFO, cl,
+		       "connection authorized: user=%s database=%s worker=%d SSL enabled "
+		       "(protocol=%s, cipher=%s)",
+		       cl->sp.user, cl->sp.database, cl->c.w->index,
+		       transport_fact(&cl->c, "protocol") ? transport_fact(&cl->c, "protocol")
+		                                          : "?",
+		       transport_fact(&cl->c, "cipher") ? transport_fact(&cl->c, "cipher") : "?");
+	else if (cl->gen->cfg->log_connections)
 		cl_log(PGS_LOG_INFO, cl, "connection authorized: user=%s database=%s worker=%d",
 		       cl->sp.user, cl->sp.database, cl->c.w->index);
 }
@@ -293,6 +305,49 @@ void client_auth_ok(struct client *cl)
 		client_got_server(cl, sv);
 }
 
+/* SSLRequest: 'S' and the handshake when a transport module of kind "ssl"
+ * is loaded, else 'N' (the client may go on unencrypted). */
+static void start_tls(struct client *cl)
+{
+	const struct mod_instance *mi = transport_find(cl->gen->mods, "ssl");
+	char err[256];
+
+	if (mi == NULL) {
+		if (io_send(&cl->c, "N", 1) < 0)
+			client_close(cl, "client went away");
+		return;
+	}
+	/* Bytes after the request would be taken as sent over TLS
+	 * (PostgreSQL refuses them too: CVE-2021-23214). */
+	if (cl->c.rbuf != NULL && cl->c.rbuf->end != cl->c.rbuf->start) {
+		client_fail(cl, "08P01", "received unencrypted data after SSL request");
+		return;
+	}
+	if (io_send(&cl->c, "S", 1) != 1) {
+		client_close(cl, "could not answer the SSL request");
+		return;
+	}
+	if (transport_start(&cl->c, mi, err, sizeof err) < 0) {
+		log_warn("%s: %s", cl->remote_addr, err);
+		client_close(cl, err);
+	}
+}
+
+/* The TLS handshake in CL_STARTUP: true when done (read on). */
+static bool handshake(struct client *cl)
+{
+	const char *detail = NULL;
+	int rc = transport_handshake(&cl->c, &detail);
+
+	if (rc < 0) {
+		log_info("TLS handshake with %s:%s failed: %s", cl->remote_addr, cl->remote_port,
+		         detail ? detail : "?");
+		client_close(cl, NULL);
+		return false;
+	}
+	return rc == 1;
+}
+
 static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_t len)
 {
 	const char *sqlstate;
@@ -317,8 +372,9 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 			return;
 		}
 		*tried = true;
-		/* No transport module yet: 'N' means "go on unencrypted". */
-		if (io_send(&cl->c, "N", 1) < 0)
+		if (sp.kind == STARTUP_SSL_REQUEST)
+			start_tls(cl);
+		else if (io_send(&cl->c, "N", 1) < 0) /* "go on unencrypted" */
 			client_close(cl, "client went away");
 		return;
 	}
@@ -359,14 +415,19 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 static void read_startup(struct client *cl)
 {
 	struct iobuf *b;
-	ssize_t n = io_read(&cl->c);
+	ssize_t n;
+
+	if (cl->c.tp != NULL && cl->c.tp->handshaking && !handshake(cl))
+		return;
+	n = io_read(&cl->c);
 
 	if (n == 0 || (n < 0 && n != -EAGAIN && n != -ENOBUFS)) {
 		client_close(cl, NULL);
 		return;
 	}
 	b = cl->c.rbuf;
-	while (!cl->c.dead && cl->state == CL_STARTUP && b->end - b->start >= 4) {
+	while (!cl->c.dead && cl->state == CL_STARTUP && b->end - b->start >= 4 &&
+	       !(cl->c.tp != NULL && cl->c.tp->handshaking)) {
 		uint32_t len = get_u32(b->data + b->start);
 
 		if (startup_check_length(len) < 0) {
@@ -382,6 +443,9 @@ static void read_startup(struct client *cl)
 	}
 	if (!cl->c.dead && cl->state == CL_STARTUP)
 		io_release_rbuf(&cl->c);
+	/* SSLRequest answered 'S': the client's ClientHello may be here */
+	if (!cl->c.dead && cl->c.tp != NULL && cl->c.tp->handshaking && handshake(cl))
+		worker_mark_ready(cl->c.w, &cl->c); /* input may wait inside it */
 }
 
 /* --------------------------------------------------------------- auth */
@@ -618,6 +682,14 @@ void client_on_event(struct client *cl, uint32_t events)
 {
 	if (cl->c.dead)
 		return;
+	if (cl->c.tp != NULL) {
+		if (cl->c.tp->handshaking) {
+			read_startup(cl);
+			return;
+		}
+		if (cl->c.tp->read_wants_write && (events & EPOLLOUT))
+			events |= EPOLLIN; /* the read waited for writability */
+	}
 	if (events & EPOLLOUT) {
 		int r = io_flush(&cl->c);
 

@@ -71,8 +71,10 @@ struct pgs_conn {
 	struct iobuf *rbuf;
 	struct bytebuf wbuf; /* output the socket did not take yet */
 	struct conn_mem *mem;
-	bool dead;         /* closed; freed at the end of the loop turn */
-	struct list wlink; /* worker's list of live clients / servers */
+	bool dead;              /* closed; freed at the end of the loop turn */
+	struct list wlink;      /* worker's list of live clients / servers */
+	struct transport *tp;   /* TLS/GSS layer (transport.c); NULL: plain */
+	struct list ready_link; /* in the worker's ready list while tp->ready_listed */
 };
 
 enum client_state {

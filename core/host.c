@@ -22,6 +22,7 @@
 #include "modload.h"
 #include "proto.h"
 #include "runtime.h"
+#include "transport.h"
 #include "workpool.h"
 
 static void h_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
@@ -104,7 +105,9 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 		if (strcmp(name, "remote_port") == 0)
 			return cl->is_unix ? NULL : cl->remote_port;
 		if (strcmp(name, "transport") == 0)
-			return cl->is_unix ? "unix" : "tcp";
+			return cl->is_unix                                  ? "unix"
+			       : cl->c.tp != NULL && !cl->c.tp->handshaking ? "tls"
+			                                                    : "tcp";
 		if (strcmp(name, "authn_id") == 0)
 			return cl->authn_id;
 		if (strcmp(name, "peer_uid") == 0)
@@ -148,20 +151,15 @@ static const char *h_step_option(const pgs_conn *conn, const char *name)
 	return chainset_step_option(chainset_run_current(&cl->auth), name);
 }
 
-static int h_no_transport(const pgs_conn *conn, const uint8_t **der, size_t *len)
+/* The transport's peer certificate and channel binding data. */
+static int h_peer_cert(const pgs_conn *conn, const uint8_t **der, size_t *len)
 {
-	(void)conn;
-	(void)der;
-	(void)len;
-	return -ENOENT; /* no TLS transport module in this release */
+	return transport_peer_cert((const struct pgs_conn *)conn, der, len);
 }
 
-static int h_no_cb(const pgs_conn *conn, uint8_t *out, size_t *len)
+static int h_cb_hash(const pgs_conn *conn, uint8_t *out, size_t *len)
 {
-	(void)conn;
-	(void)out;
-	(void)len;
-	return -ENOENT;
+	return transport_cb_hash((const struct pgs_conn *)conn, out, len);
 }
 
 static void h_secret_release(pgs_secret *s)
@@ -270,8 +268,8 @@ static const pgs_host host_table = {
         .conn_side = h_conn_side,
         .conn_param = h_conn_param,
         .step_option = h_step_option,
-        .conn_peer_cert = h_no_transport,
-        .conn_cb_hash = h_no_cb,
+        .conn_peer_cert = h_peer_cert,
+        .conn_cb_hash = h_cb_hash,
         .secret_lookup = cred_secret_lookup,
         .secret_release = h_secret_release,
         .set_authn_id = h_set_authn_id,

@@ -10,7 +10,28 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "transport.h"
 #include "worker.h"
+
+/* One send through the transport or the socket: bytes, or -errno. */
+static ssize_t out(struct pgs_conn *c, const void *p, size_t len)
+{
+	ssize_t n;
+
+	if (c->tp != NULL)
+		return transport_write(c, p, len);
+	do
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Decrypted bytes the socket will not announce: read them this turn. */
+static void note_pending(struct pgs_conn *c)
+{
+	if (c->tp != NULL && !c->tp->ready_listed && transport_pending(c) > 0)
+		worker_mark_ready(c->w, c);
+}
 
 static int set_events(struct pgs_conn *c, uint32_t events)
 {
@@ -23,6 +44,8 @@ int io_want_read(struct pgs_conn *c, int on)
 {
 	uint32_t ev = on ? (c->events | EPOLLIN) : (c->events & ~(uint32_t)EPOLLIN);
 
+	if (on)
+		note_pending(c);
 	return set_events(c, ev);
 }
 
@@ -35,15 +58,13 @@ int io_send(struct pgs_conn *c, const void *data, size_t len)
 		return -1;
 	if (c->wbuf.len == 0) {
 		while (done < len) {
-			ssize_t n = send(c->fd, p + done, len - done, MSG_NOSIGNAL);
+			ssize_t n = out(c, p + done, len - done);
 
 			if (n > 0) {
 				done += (size_t)n;
 				continue;
 			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			if (n == -EAGAIN || n == -EWOULDBLOCK)
 				break;
 			return -1;
 		}
@@ -60,15 +81,13 @@ int io_send(struct pgs_conn *c, const void *data, size_t len)
 int io_flush(struct pgs_conn *c)
 {
 	while (c->wbuf.len > 0) {
-		ssize_t n = send(c->fd, bytebuf_head(&c->wbuf), c->wbuf.len, MSG_NOSIGNAL);
+		ssize_t n = out(c, bytebuf_head(&c->wbuf), c->wbuf.len);
 
 		if (n > 0) {
 			bytebuf_consume(&c->wbuf, (size_t)n);
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n == -EAGAIN || n == -EWOULDBLOCK) {
 			if (set_events(c, c->events | EPOLLOUT) < 0)
 				return -1;
 			return 0;
@@ -83,6 +102,30 @@ int io_flush(struct pgs_conn *c)
 	if (set_events(c, c->events & ~(uint32_t)EPOLLOUT) < 0)
 		return -1;
 	return 1;
+}
+
+/* Read what the transport has, up to a full buffer (its records may hold
+ * more than one socket read); what stays inside is read next turn. */
+static ssize_t read_transport(struct pgs_conn *c, struct iobuf *b)
+{
+	ssize_t total = 0;
+
+	while (b->end < IOBUF_SIZE) {
+		ssize_t n = transport_read(c, b->data + b->end, IOBUF_SIZE - b->end);
+
+		if (n > 0) {
+			b->end += (uint32_t)n;
+			total += n;
+			continue;
+		}
+		if (n == -EAGAIN)
+			break;
+		if (total > 0)
+			break; /* hand over what came; the error shows on the next read */
+		return n;
+	}
+	note_pending(c);
+	return total > 0 ? total : -EAGAIN;
 }
 
 ssize_t io_read(struct pgs_conn *c)
@@ -104,6 +147,8 @@ ssize_t io_read(struct pgs_conn *c)
 	}
 	if (b->end == IOBUF_SIZE)
 		return -ENOBUFS;
+	if (c->tp != NULL)
+		return read_transport(c, b);
 	for (;;) {
 		n = recv(c->fd, b->data + b->end, IOBUF_SIZE - b->end, 0);
 		if (n > 0) {

@@ -34,6 +34,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "transport.h"
 #include "worker.h"
 
 /* Limit on one message pgsluice must hold whole (login, ParameterStatus). */
@@ -155,6 +156,7 @@ void server_close(struct server *sv, const char *reason)
 	backend_auth_free(sv);
 	if (sv->c.fd >= 0) {
 		worker_unwatch(w, &sv->c);
+		transport_close(&sv->c);
 		close(sv->c.fd);
 		sv->c.fd = -1;
 	}

@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "runtime.h"
 #include "server.h"
+#include "transport.h"
 #include "worker.h"
 
 #define SWEEP_INTERVAL_MS 250
@@ -44,6 +45,7 @@ struct worker *worker_create(int index, char *err, size_t errlen)
 	list_init(&w->servers);
 	list_init(&w->dead);
 	list_init(&w->zombies);
+	list_init(&w->ready);
 	pthread_mutex_init(&w->inbox_lock, NULL);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -206,6 +208,49 @@ static void drain_inbox(struct worker *w)
 	}
 }
 
+void worker_mark_ready(struct worker *w, struct pgs_conn *c)
+{
+	if (c->tp == NULL || c->tp->ready_listed)
+		return;
+	c->tp->ready_listed = true;
+	list_add_tail(&w->ready, &c->ready_link);
+}
+
+void worker_unmark_ready(struct pgs_conn *c)
+{
+	if (c->tp == NULL || !c->tp->ready_listed)
+		return;
+	c->tp->ready_listed = false;
+	list_del(&c->ready_link);
+}
+
+/* Input decrypted by a transport module, which epoll does not announce:
+ * each such connection once per turn, if it still wants input. */
+static void run_ready(struct worker *w)
+{
+	struct list batch;
+	struct list *n;
+
+	if (list_empty(&w->ready))
+		return;
+	/* take the list: handlers may mark connections again */
+	batch = w->ready;
+	batch.next->prev = &batch;
+	batch.prev->next = &batch;
+	list_init(&w->ready);
+	while ((n = list_pop(&batch)) != NULL) {
+		struct pgs_conn *c = container_of(n, struct pgs_conn, ready_link);
+
+		c->tp->ready_listed = false;
+		if (c->dead || !(c->events & EPOLLIN))
+			continue; /* io_want_read() marks it again when it wants input */
+		if (c->kind == EV_CLIENT)
+			client_on_event((struct client *)c, EPOLLIN);
+		else
+			server_on_event((struct server *)c, EPOLLIN);
+	}
+}
+
 static void free_dead(struct worker *w)
 {
 	struct list *n;
@@ -256,7 +301,7 @@ static void *worker_main(void *arg)
 	struct epoll_event evs[256];
 
 	for (;;) {
-		int n = epoll_wait(w->epfd, evs, 256, -1);
+		int n = epoll_wait(w->epfd, evs, 256, list_empty(&w->ready) ? -1 : 0);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("worker %d: epoll_wait: %s", w->index, strerror(errno));
@@ -295,6 +340,7 @@ static void *worker_main(void *arg)
 			}
 			}
 		}
+		run_ready(w);
 		free_dead(w);
 		if (atomic_load(&rt->stopping))
 			break;

@@ -49,6 +49,7 @@ struct worker {
 	struct list servers; /* every live server of this worker */
 	struct list dead;    /* closed, freed at the end of the loop turn */
 	struct list zombies; /* closed clients whose deferred job still runs */
+	struct list ready;   /* transport conns with decrypted input epoll cannot see */
 	struct iobuf *free_bufs;
 	int nfree_bufs;
 	int nclients;
@@ -61,6 +62,11 @@ struct worker {
 struct worker *worker_create(int index, char *err, size_t errlen);
 int worker_start(struct worker *w) __attribute__((warn_unused_result));
 void worker_join_and_free(struct worker *w);
+
+/* c (with a transport) has input waiting inside its transport module:
+ * handle it as readable at the end of this loop turn. */
+void worker_mark_ready(struct worker *w, struct pgs_conn *c);
+void worker_unmark_ready(struct pgs_conn *c);
 
 /* Post a message to w's inbox (any thread).  Takes ownership of msg. */
 void worker_post(struct worker *w, struct inbox_msg *msg);

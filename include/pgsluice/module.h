@@ -342,6 +342,12 @@ typedef struct pgs_transport_ops {
 	int (*peer_cert)(void *mod, void *state, const uint8_t **der, size_t *len);
 	int (*cb_hash)(void *mod, void *state, uint8_t *out, size_t *len);
 	void *reserved[8];
+
+	/* --- ABI 1.2 --- */
+	/* Bytes already decrypted and held inside the module, which read()
+	 * returns without the socket becoming readable again (OpenSSL's
+	 * SSL_pending): the host reads them before waiting for the socket. */
+	size_t (*pending)(void *mod, void *state);
 } pgs_transport_ops;
 
 /* The descriptor returned by the entry function. */
