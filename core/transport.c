@@ -62,6 +62,8 @@ static int want(struct pgs_conn *c, enum pgs_io io)
 
 	if (io == PGS_IO_WANT_WRITE)
 		ev |= EPOLLOUT;
+	else if (c->tp->handshaking && c->wbuf.len == 0)
+		ev &= ~(uint32_t)EPOLLOUT; /* a writable socket would wake us for nothing */
 	return c->events == ev ? 0 : worker_watch(c->w, c, ev);
 }
 
