@@ -36,6 +36,11 @@ void cfg_free_server(struct cfg_server *s)
 {
 	free(s->name);
 	free(s->host);
+	free(s->sslmode);
+	free(s->sslrootcert);
+	free(s->sslcert);
+	free(s->sslkey);
+	free(s->sslcrl);
 	free(s->where);
 }
 

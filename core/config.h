@@ -69,6 +69,9 @@ struct cfg_server {
 	char *name;
 	char *host; /* IP literal, host name, or a directory (Unix socket) */
 	int port;
+	/* TLS towards this server (libpq's meanings); paths absolute */
+	char *sslmode; /* disable, allow, prefer (default), require, verify-ca, verify-full */
+	char *sslrootcert, *sslcert, *sslkey, *sslcrl;
 	char *where;
 };
 

@@ -200,9 +200,58 @@ static void merge_modules(struct loader *ld, const config_setting_t *s)
 	}
 }
 
+/* sslmode and the certificate paths of servers[idx] (relative paths are
+ * relative to the file that sets them). */
+static void server_tls(struct loader *ld, const config_setting_t *g, int idx,
+                       struct cfg_server *srv)
+{
+	static const char *const modes[] = {"disable", "allow",     "prefer",
+	                                    "require", "verify-ca", "verify-full"};
+	static const char *const paths[] = {"sslrootcert", "sslcert", "sslkey", "sslcrl"};
+	char **dst[] = {&srv->sslrootcert, &srv->sslcert, &srv->sslkey, &srv->sslcrl};
+	const config_setting_t *m = config_setting_get_member(g, "sslmode");
+	const char *v = "prefer";
+	char sp[64], b[SHOW_MAX + 8];
+
+	snprintf(sp, sizeof(sp), "servers[%d].sslmode", idx);
+	if (m != NULL && cfg_get_nonempty(ld, m, sp, &v)) {
+		size_t k = 0;
+
+		while (k < sizeof modes / sizeof modes[0] && strcmp(v, modes[k]) != 0)
+			k++;
+		if (k == sizeof modes / sizeof modes[0]) {
+			cfg_err_at(ld, m,
+			           "%s: unknown sslmode %s (expected disable, allow, prefer, "
+			           "require, verify-ca or verify-full)",
+			           sp, cfg_show(b, sizeof(b), v));
+			v = "prefer";
+		}
+	}
+	srv->sslmode = cfg_dup_str(ld, v);
+	for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+		const config_setting_t *p = config_setting_get_member(g, paths[k]);
+		const char *file = p != NULL ? config_setting_source_file(p) : NULL;
+
+		snprintf(sp, sizeof(sp), "servers[%d].%s", idx, paths[k]);
+		if (p == NULL || !cfg_get_nonempty(ld, p, sp, &v))
+			continue;
+		if (v[0] == '/' || file == NULL) {
+			*dst[k] = cfg_dup_str(ld, v);
+		} else {
+			char *dir = cfg_dir_of(ld, file);
+
+			*dst[k] = dir != NULL ? cfg_join_path(ld, dir, v) : NULL;
+			free(dir);
+		}
+	}
+	if (m != NULL && strncmp(srv->sslmode, "verify", 6) == 0 && srv->sslrootcert == NULL)
+		cfg_err_at(ld, m, "servers[%d].sslmode: %s needs sslrootcert", idx, srv->sslmode);
+}
+
 static void merge_servers(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = {"name", "host", "port", NULL};
+	static const char *const keys[] = {"name",    "host",   "port",   "sslmode", "sslrootcert",
+	                                   "sslcert", "sslkey", "sslcrl", NULL};
 	struct pgs_config *cfg = ld->cfg;
 	int i, j, n;
 
@@ -279,6 +328,7 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		srv.name = cfg_dup_str(ld, name);
 		srv.host = cfg_dup_str(ld, host);
 		srv.port = port;
+		server_tls(ld, g, i, &srv);
 		srv.where = cfg_where_of(ld, g);
 		for (k = 0; k < cfg->nservers; k++)
 			if (cfg_streq(cfg->servers[k].name, name))

@@ -139,6 +139,7 @@ struct server {
 	bool close_when_done; /* drop instead of returning it to the pool */
 	uint32_t in_remain;   /* bytes of the current message still to come */
 	int connect_errno;    /* a connect() that failed at once */
+	uint8_t tls_phase;    /* in SV_CONNECTING: 1 SSLRequest sent, 2 handshaking */
 	struct mod_instance *auth_mod;
 	void *auth_state;
 	bool auth_active;

@@ -89,6 +89,26 @@ static enum pgs_side h_conn_side(const pgs_conn *conn)
 	return ((const struct pgs_conn *)conn)->side;
 }
 
+/* A server connection's TLS settings, from its server's config. */
+static const char *server_tls_param(const struct server *sv, const char *name)
+{
+	const struct cfg_server *s = &sv->gen->cfg->servers[sv->pcfg->server_index];
+
+	if (strcmp(name, "sslmode") == 0)
+		return s->sslmode;
+	if (strcmp(name, "sslrootcert") == 0)
+		return s->sslrootcert;
+	if (strcmp(name, "sslcert") == 0)
+		return s->sslcert;
+	if (strcmp(name, "sslkey") == 0)
+		return s->sslkey;
+	if (strcmp(name, "sslcrl") == 0)
+		return s->sslcrl;
+	if (strcmp(name, "server_host") == 0)
+		return s->host;
+	return NULL;
+}
+
 static const char *h_conn_param(const pgs_conn *conn, const char *name)
 {
 	const struct pgs_conn *c = (const struct pgs_conn *)conn;
@@ -130,7 +150,7 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 			               : "tcp";
 		if (strcmp(name, "security") == 0)
 			return cred_security(conn);
-		return NULL;
+		return server_tls_param(sv, name);
 	}
 }
 

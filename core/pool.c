@@ -166,7 +166,9 @@ static bool same_backend(const struct server *sv, const struct pool *p)
 	const struct cfg_server *a = &sv->gen->cfg->servers[sv->pcfg->server_index];
 	const struct cfg_server *b = p->scfg;
 
-	return a->port == b->port && str_eq(a->host, b->host) &&
+	return a->port == b->port && str_eq(a->host, b->host) && str_eq(a->sslmode, b->sslmode) &&
+	       str_eq(a->sslrootcert, b->sslrootcert) && str_eq(a->sslcert, b->sslcert) &&
+	       str_eq(a->sslkey, b->sslkey) && str_eq(a->sslcrl, b->sslcrl) &&
 	       str_eq(sv->pcfg->password, p->pcfg->password) &&
 	       str_eq(sv->pcfg->server_user, p->pcfg->server_user) &&
 	       str_eq(sv->pcfg->server_database, p->pcfg->server_database) &&

@@ -580,12 +580,101 @@ void server_resume(struct server *sv)
 	server_drain(sv);
 }
 
+static void send_startup(struct server *sv);
+
+/* The server's sslmode asks for TLS first?  (libpq's "allow" tries plain
+ * first: here it is plain.) */
+static bool tls_wanted(const struct server *sv, bool *required)
+{
+	const char *mode = sv->gen->cfg->servers[sv->pcfg->server_index].sslmode;
+
+	*required = mode != NULL &&
+	            (strcmp(mode, "require") == 0 || strncmp(mode, "verify", 6) == 0);
+	if (server_addr_of(sv)->ss.ss_family == AF_UNIX)
+		return false; /* as libpq: no TLS over Unix sockets */
+	return mode != NULL && (*required || strcmp(mode, "prefer") == 0);
+}
+
+/* After connect: send SSLRequest when the server's sslmode wants TLS and a
+ * transport module of kind "ssl" is loaded.  True when the negotiation
+ * started (or failed: sv is closed then); false to go on in clear text. */
+static bool tls_begin(struct server *sv)
+{
+	static const uint8_t ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+	bool required;
+
+	if (!tls_wanted(sv, &required))
+		return false;
+	if (transport_find(sv->gen->mods, "ssl") == NULL) {
+		if (required) {
+			login_failed(sv, "sslmode requires TLS, but no transport module of kind "
+			                 "\"ssl\" (tls-openssl) is loaded");
+			return true;
+		}
+		return false;
+	}
+	if (io_send(&sv->c, ssl_request, sizeof ssl_request) != 1 ||
+	    worker_watch(sv->c.w, &sv->c, EPOLLIN) < 0) {
+		login_failed(sv, "could not send the SSL request");
+		return true;
+	}
+	sv->tls_phase = 1;
+	return true;
+}
+
+/* SV_CONNECTING with tls_phase set: the server's answer, then the
+ * handshake, then the StartupMessage through TLS. */
+static void tls_step(struct server *sv)
+{
+	const char *detail = NULL;
+	char err[256];
+	bool required;
+	int rc;
+
+	if (sv->tls_phase == 1) {
+		char answer;
+		ssize_t n = recv(sv->c.fd, &answer, 1, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n != 1) {
+			login_failed(sv, "the server closed the connection after the SSL request");
+			return;
+		}
+		(void)tls_wanted(sv, &required);
+		if (answer == 'N') {
+			if (required)
+				login_failed(sv,
+				             "server does not support SSL, but SSL was required");
+			else
+				send_startup(sv);
+			return;
+		}
+		if (answer != 'S') {
+			login_failed(sv, "unexpected answer to the SSL request");
+			return;
+		}
+		if (transport_start(&sv->c, transport_find(sv->gen->mods, "ssl"), err, sizeof err) <
+		    0) {
+			login_failed(sv, err);
+			return;
+		}
+		sv->tls_phase = 2;
+	}
+	rc = transport_handshake(&sv->c, &detail);
+	if (rc < 0) {
+		snprintf(err, sizeof err, "TLS handshake with the server failed: %s",
+		         detail ? detail : "?");
+		login_failed(sv, err);
+	} else if (rc == 1) {
+		send_startup(sv);
+	}
+}
+
 static void connected(struct server *sv)
 {
 	int err = sv->connect_errno;
 	socklen_t el = sizeof err;
-	const char *kv[] = {"user", sv->login_user, "database", sv->login_db, NULL};
-	struct bytebuf su = {0};
 
 	if (err == 0 && getsockopt(sv->c.fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 		err = errno;
@@ -604,7 +693,20 @@ static void connected(struct server *sv)
 
 		setsockopt(sv->c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
+	if (tls_begin(sv))
+		return;
+	if (!sv->c.dead)
+		send_startup(sv);
+}
+
+/* The StartupMessage (through TLS when it was set up). */
+static void send_startup(struct server *sv)
+{
+	const char *kv[] = {"user", sv->login_user, "database", sv->login_db, NULL};
+	struct bytebuf su = {0};
+
 	sv->state = SV_LOGIN;
+	sv->tls_phase = 0;
 	if (proto_startup(&su, kv) < 0 || io_send(&sv->c, bytebuf_head(&su), su.len) < 0) {
 		bytebuf_free(&su, false);
 		login_failed(sv, "could not send the startup packet");
@@ -620,10 +722,14 @@ void server_on_event(struct server *sv, uint32_t events)
 	if (sv->c.dead)
 		return;
 	if (sv->state == SV_CONNECTING) {
-		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (sv->tls_phase != 0)
+			tls_step(sv);
+		else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			connected(sv);
 		return;
 	}
+	if (sv->c.tp != NULL && sv->c.tp->read_wants_write && (events & EPOLLOUT))
+		events |= EPOLLIN; /* the read waited for writability */
 	if (events & EPOLLOUT) {
 		int r = io_flush(&sv->c);
 

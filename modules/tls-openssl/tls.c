@@ -34,6 +34,10 @@
  * PostgreSQL 17 does; no ALPN at all is fine.  No session resumption, no
  * renegotiation, no compression.  Keys and passphrase prompts never touch
  * the log or the terminal.
+ *
+ * The same instance is also the TLS client of PostgreSQL on server
+ * connections (tls_client.c): those take their settings from the server's
+ * connection parameters, not from this group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,11 +58,10 @@
 
 #include "tls_int.h"
 
-#define TLS_MAX_KEY_FILE   (1024 * 1024) /* a PEM key is a few KiB */
-#define TLS_ERR_LEN        512
-#define TLS_DEFAULT_CIPHER "HIGH:!aNULL:!MD5"
-#define TLS_DEFAULT_CURVE  "prime256v1"
-#define TLS_ALPN_PROTOCOL  "postgresql"
+#define TLS_MAX_KEY_FILE  (1024 * 1024) /* a PEM key is a few KiB */
+#define TLS_ERR_LEN       512
+#define TLS_DEFAULT_CURVE "prime256v1"
+#define TLS_ALPN_PROTOCOL "postgresql"
 
 const char *tls_err_drain(char *buf, size_t len)
 {
@@ -181,18 +184,19 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
  * file owned by us or root; ours -> no group/other bits, root's -> at most
  * group read.  Checked on the open descriptor that is then read.
  */
-static int key_file_check(const pgs_host *host, const char *where, const char *path, int fd)
+static int key_file_check(const pgs_host *host, const pgs_conn *conn, const char *where,
+                          const char *path, int fd)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		host->log(PGS_LOG_ERROR, NULL,
+		host->log(PGS_LOG_ERROR, conn,
 		          "%s: tls-openssl: private key file \"%s\" is not a regular file", where,
 		          path);
 		return -EINVAL;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		host->log(PGS_LOG_ERROR, NULL,
+		host->log(PGS_LOG_ERROR, conn,
 		          "%s: tls-openssl: private key file \"%s\" must be owned by the daemon's "
 		          "user "
 		          "or root",
@@ -202,7 +206,7 @@ static int key_file_check(const pgs_host *host, const char *where, const char *p
 	if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) ||
 	    (st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) != 0)) {
 		host->log(
-		        PGS_LOG_ERROR, NULL,
+		        PGS_LOG_ERROR, conn,
 		        "%s: tls-openssl: private key file \"%s\" has group or world access (mode "
 		        "%04o): it must be u=rw (0600) or less if owned by the daemon's user, "
 		        "u=rw,g=r (0640) or less if owned by root",
@@ -211,7 +215,7 @@ static int key_file_check(const pgs_host *host, const char *where, const char *p
 	}
 	if (st.st_size <= 0 || st.st_size > TLS_MAX_KEY_FILE) {
 		host->log(
-		        PGS_LOG_ERROR, NULL,
+		        PGS_LOG_ERROR, conn,
 		        "%s: tls-openssl: private key file \"%s\" is empty or larger than %d bytes",
 		        where, path, TLS_MAX_KEY_FILE);
 		return -EINVAL;
@@ -220,7 +224,8 @@ static int key_file_check(const pgs_host *host, const char *where, const char *p
 }
 
 /* Read the key file into memory (wiped after use) and parse it. */
-static int key_load(const pgs_host *host, const char *where, const char *path, EVP_PKEY **pkey)
+int tls_key_load(const pgs_host *host, const pgs_conn *conn, const char *where, const char *path,
+                 EVP_PKEY **pkey)
 {
 	char err[TLS_ERR_LEN];
 	size_t len = 0, cap;
@@ -231,12 +236,12 @@ static int key_load(const pgs_host *host, const char *where, const char *path, E
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block */
 	if (fd < 0) {
-		host->log(PGS_LOG_ERROR, NULL,
+		host->log(PGS_LOG_ERROR, conn,
 		          "%s: tls-openssl: cannot open private key file \"%s\": %s", where, path,
 		          strerror(errno));
 		return -ENOENT;
 	}
-	rc = key_file_check(host, where, path, fd);
+	rc = key_file_check(host, conn, where, path, fd);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -251,7 +256,7 @@ static int key_load(const pgs_host *host, const char *where, const char *path, E
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			host->log(PGS_LOG_ERROR, NULL,
+			host->log(PGS_LOG_ERROR, conn,
 			          "%s: tls-openssl: cannot read private key file \"%s\": %s", where,
 			          path, strerror(errno));
 			close(fd);
@@ -267,7 +272,7 @@ static int key_load(const pgs_host *host, const char *where, const char *path, E
 	BIO_free(bio);
 	OPENSSL_clear_free(text, cap);
 	if (*pkey == NULL) {
-		host->log(PGS_LOG_ERROR, NULL,
+		host->log(PGS_LOG_ERROR, conn,
 		          "%s: tls-openssl: cannot load private key file \"%s\" (unencrypted PEM "
 		          "expected): %s",
 		          where, path, tls_err_drain(err, sizeof err));
@@ -325,7 +330,7 @@ static int ctx_certs(struct tls_module *m, const pgs_cfg *cfg)
 		return -EINVAL;
 	if (SSL_CTX_use_certificate_chain_file(m->ctx, cert) != 1)
 		return ctx_fail(host, cfg, "cert", "cannot load certificate file", cert);
-	rc = key_load(host, host->cfg_where(cfg, "key"), key, &pkey);
+	rc = tls_key_load(host, NULL, host->cfg_where(cfg, "key"), key, &pkey);
 	if (rc < 0)
 		return rc;
 	rc = SSL_CTX_use_PrivateKey(m->ctx, pkey);
@@ -426,6 +431,8 @@ static void tls_fini(void *mod)
 
 	if (m == NULL)
 		return;
+	tls_client_fini(m);
+	pthread_mutex_destroy(&m->client_lock);
 	SSL_CTX_free(m->ctx); /* connections keep their own reference */
 	m->host->free(m);
 }
@@ -444,6 +451,10 @@ static int tls_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 		return -ENOMEM;
 	memset(m, 0, sizeof *m);
 	m->host = host;
+	if (pthread_mutex_init(&m->client_lock, NULL) != 0) {
+		host->free(m);
+		return -ENOMEM;
+	}
 	ERR_clear_error();
 	m->ctx = SSL_CTX_new(TLS_server_method());
 	if (m->ctx == NULL) {

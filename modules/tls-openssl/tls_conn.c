@@ -4,9 +4,12 @@
  * PGS_IO_WANT_READ/WRITE, a close_notify PGS_IO_CLOSED, anything else
  * PGS_IO_ERROR with a detail made from the OpenSSL error queue.
  *
- * Once the handshake is done the state keeps what the host and other
- * modules ask for: the verified client certificate (DER), its subject
- * (RFC 2253) and CN.  The state is OpenSSL memory, not host memory, and
+ * Two roles: towards a client pgsluice is the TLS server (SSL_CTX of
+ * tls.c); on a server connection it is the TLS client of PostgreSQL (SSL
+ * object from tls_client.c).  Once the handshake is done the state keeps
+ * what the host and other modules ask for: as server, the verified client
+ * certificate (DER), its subject (RFC 2253) and CN; as client, the
+ * server's certificate (DER), for peer_cert and channel binding.  The state is OpenSSL memory, not host memory, and
  * nothing here reaches the module instance after conn_new() (see
  * tls_int.h): an old connection outlives a reload safely.
  */
@@ -38,21 +41,24 @@ enum tls_conn_state {
 struct tls_conn {
 	SSL *ssl; /* holds a reference on its SSL_CTX */
 	enum tls_conn_state state;
-	uint8_t *peer_der; /* verified client certificate, OPENSSL_malloc */
+	bool client_role;  /* pgsluice -> PostgreSQL */
+	uint8_t *peer_der; /* verified client certificate or the server's; OPENSSL_malloc */
 	size_t peer_der_len;
 	char *peer_subject; /* NULL without a verified client certificate */
 	char *peer_cn;
 	char detail[TLS_DETAIL_LEN];
 };
 
-/* detail = "<what>: [client certificate: <verify error>: ]<OpenSSL reasons>". */
+/* detail = "<what>: [<client|server> certificate: <verify error>: ]<OpenSSL reasons>". */
 static void set_detail(struct tls_conn *tc, const char *what)
 {
 	long verify = SSL_get_verify_result(tc->ssl);
 	size_t used;
 
-	if (verify != X509_V_OK)
-		snprintf(tc->detail, sizeof tc->detail, "%s: client certificate: %s: ", what,
+	/* without verification the result is not a reason for anything */
+	if (verify != X509_V_OK && (SSL_get_verify_mode(tc->ssl) & SSL_VERIFY_PEER) != 0)
+		snprintf(tc->detail, sizeof tc->detail, "%s: %s certificate: %s: ", what,
+		         tc->client_role ? "server" : "client",
 		         X509_verify_cert_error_string(verify));
 	else
 		snprintf(tc->detail, sizeof tc->detail, "%s: ", what);
@@ -109,14 +115,22 @@ int tls_conn_new(void *mod, pgs_conn *conn, int fd, void **state)
 {
 	struct tls_module *m = mod;
 	struct tls_conn *tc;
+	int rc;
 
-	if (m->host->conn_side(conn) == PGS_SIDE_SERVER)
-		return -ENOTSUP; /* pgsluice -> PostgreSQL: not yet */
 	tc = OPENSSL_zalloc(sizeof *tc);
 	if (tc == NULL)
 		return -ENOMEM;
+	if (m->host->conn_side(conn) == PGS_SIDE_SERVER) {
+		tc->client_role = true;
+		rc = tls_client_ssl_new(m, conn, &tc->ssl); /* logs why on failure */
+		if (rc < 0) {
+			OPENSSL_free(tc);
+			return rc;
+		}
+	}
 	ERR_clear_error();
-	tc->ssl = SSL_new(m->ctx);
+	if (tc->ssl == NULL)
+		tc->ssl = SSL_new(m->ctx);
 	if (tc->ssl == NULL || SSL_set_fd(tc->ssl, fd) != 1) {
 		char err[TLS_DETAIL_LEN];
 
@@ -126,8 +140,29 @@ int tls_conn_new(void *mod, pgs_conn *conn, int fd, void **state)
 		OPENSSL_free(tc);
 		return -ENOMEM;
 	}
-	SSL_set_accept_state(tc->ssl);
+	if (!tc->client_role)
+		SSL_set_accept_state(tc->ssl);
 	*state = tc;
+	return 0;
+}
+
+/* Client role: keep the server's certificate DER (verified or not, as sslmode said). */
+static int keep_server_cert(struct tls_conn *tc)
+{
+	X509 *cert = SSL_get0_peer_certificate(tc->ssl);
+	unsigned char *p;
+	int len;
+
+	if (cert == NULL)
+		return 0; /* an anonymous suite: not in our cipher list */
+	len = i2d_X509(cert, NULL);
+	if (len <= 0 || (tc->peer_der = OPENSSL_malloc((size_t)len)) == NULL) {
+		snprintf(tc->detail, sizeof tc->detail, "cannot keep the server certificate");
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	p = tc->peer_der;
+	tc->peer_der_len = (size_t)i2d_X509(cert, &p);
 	return 0;
 }
 
@@ -210,7 +245,7 @@ enum pgs_io tls_conn_handshake(void *mod, void *state, const char **logdetail)
 	errno = 0;
 	ret = SSL_do_handshake(tc->ssl);
 	if (ret == 1) {
-		if (keep_peer(tc) < 0) {
+		if ((tc->client_role ? keep_server_cert(tc) : keep_peer(tc)) < 0) {
 			tc->state = TLS_FAILED;
 			return PGS_IO_ERROR;
 		}
@@ -335,9 +370,11 @@ int tls_conn_peer_cert(void *mod, void *state, const uint8_t **der, size_t *len)
 }
 
 /*
- * tls-server-end-point (RFC 5929 section 4.1): the hash of our certificate's
- * DER with the hash of its signature algorithm, SHA-256 for MD5 and SHA-1
- * (as PostgreSQL's be_tls_get_certificate_hash).  *len: room in, length out.
+ * tls-server-end-point (RFC 5929 section 4.1): the hash of the TLS server's
+ * certificate DER (ours towards a client, PostgreSQL's on a server
+ * connection) with the hash of its signature algorithm, SHA-256 for MD5
+ * and SHA-1 (as PostgreSQL's be_tls_get_certificate_hash and libpq's
+ * pgtls_get_peer_certificate_hash).  *len: room in, length out.
  */
 int tls_conn_cb_hash(void *mod, void *state, uint8_t *out, size_t *len)
 {
@@ -349,7 +386,10 @@ int tls_conn_cb_hash(void *mod, void *state, uint8_t *out, size_t *len)
 	int md_nid, pk_nid;
 
 	(void)mod;
-	if (tc->state != TLS_OPEN || (cert = SSL_get_certificate(tc->ssl)) == NULL)
+	if (tc->state != TLS_OPEN)
+		return -ENOENT;
+	cert = tc->client_role ? SSL_get0_peer_certificate(tc->ssl) : SSL_get_certificate(tc->ssl);
+	if (cert == NULL)
 		return -ENOENT;
 	if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, &pk_nid))
 		return -ENOTSUP;

@@ -100,6 +100,13 @@ static enum pgs_side h_conn_side(const pgs_conn *conn)
 	return side;
 }
 
+/* No connection parameters (the client role is tested in check_tls_client.c). */
+static const char *h_conn_param(const pgs_conn *conn, const char *name)
+{
+	(void)conn, (void)name;
+	return NULL;
+}
+
 static const pgs_host host = {
         .size = sizeof(pgs_host),
         .abi_major = PGS_ABI_MAJOR,
@@ -111,6 +118,7 @@ static const pgs_host host = {
         .cfg_str = h_cfg_str,
         .cfg_where = h_cfg_where,
         .conn_side = h_conn_side,
+        .conn_param = h_conn_param,
         .cfg_path = h_cfg_path,
 };
 
@@ -653,10 +661,11 @@ START_TEST(test_init_misc)
 	set_cfg((const char *[]){"key", cert_path("open.key"), NULL});
 	desc->fini(init_cur());
 	ck_assert_int_eq(chmod(cert_path("open.key"), 0644), 0);
-	/* a server-side connection is not supported yet */
+	/* a server-side connection: the client role, sslmode unset = prefer */
 	mod = init_ok(NULL);
 	side = PGS_SIDE_SERVER;
-	ck_assert_int_eq(ops->conn_new(mod, &the_conn, 0, &st), -ENOTSUP);
+	ck_assert_msg(ops->conn_new(mod, &the_conn, -1, &st) == 0, "%s", logbuf);
+	ops->conn_free(mod, st);
 	desc->fini(mod);
 }
 END_TEST
