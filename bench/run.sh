@@ -37,12 +37,16 @@
 #               PostgreSQL stores (PgBouncer: auth_type = scram-sha-256 and that verifier in its
 #               auth_file; pgsluice: the userlist module with the same file, chain scram), so
 #               "connect" compares full SCRAM logins; default: trust
+#   --tls       clients speak TLS to both poolers (and to PostgreSQL directly): the same
+#               certificate and key (tests/lib/certs.sh, EC P-256) for pgsluice's tls-openssl and
+#               PgBouncer's client_tls_*, pgbench with sslmode=require, OpenSSL's default TLS 1.3
+#               suites on both; both poolers talk to PostgreSQL without TLS
 #   --keep      keep the work directory (logs) afterwards
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/tests/lib
 BUILD=$ROOT/build; ROUNDS=2; DUR=10; CLIENTS=16; THREADS=2; WORKERS=0
-KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0; AUTH=trust
+KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0; AUTH=trust; TLS=0
 while [ $# -gt 0 ]; do
   case $1 in
     -b) BUILD=$(cd "$2" && pwd) || exit 2; shift 2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     --syscalls) SYSCALLS=1; shift ;;
     --idle) IDLE=$2; shift 2 ;;
     --auth) AUTH=$2; shift 2 ;;
+    --tls) TLS=1; shift ;;
     --keep) KEEP=1; shift ;;
     *) sed -n '2,40p' "$0"; exit 2 ;;
   esac
@@ -108,6 +113,7 @@ sluice_up() {
     mods="$mods userlist = { path = \"userlist.so\"; file = \"$B/sluice-userlist.txt\"; };"
     chain=scram
   fi
+  [ "$TLS" = 1 ] && mods="$mods tls = { path = \"tls-openssl.so\"; cert = \"$B/certs/server.crt\"; key = \"$B/certs/server.key\"; };"
   cat > "$B/pgsluice.conf" <<CONF
 listen = ( { host = "127.0.0.1"; port = $SPORT; } );
 unix_socket_dir = "$B";
@@ -116,7 +122,7 @@ max_client_conn = 5000;
 log = { level = "info"; connections = true; disconnections = true; };
 module_path = "$BUILD/.libs";
 modules = { $mods };
-servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; } );
+servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; sslmode = "disable"; } );
 pools = (
   { database = "*"; user = "*"; server = "main"; mode = "transaction";
     max_size = 20; min_size = 0; initial_size = 0; password = "scrampass"; }
@@ -146,7 +152,11 @@ PGPASSWORD=scrampass pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U scramuser 
   || { cat "$B/init.out"; exit 1; }
 echo "pgbench -i -s 10: $(( $(date +%s) - t0 )) s"
 pgb_auth=(PGB_AUTH_TYPE=trust)
-[ "$AUTH" = scram ] && pgb_auth=(PGB_AUTH_TYPE=scram-sha-256 PGB_USERLIST=secrets)
+if [ "$TLS" = 1 ]; then
+  CERT_KEY_ALG=ec "$LIB/certs.sh" "$B" > /dev/null || exit 1
+  pgb_auth+=(PGB_CLIENT_TLS_CERT="$B/certs/server.crt" PGB_CLIENT_TLS_KEY="$B/certs/server.key")
+fi
+[ "$AUTH" = scram ] && pgb_auth[0]=PGB_AUTH_TYPE=scram-sha-256 && pgb_auth+=(PGB_USERLIST=secrets)
 env "${pgb_auth[@]}" PGB_POOL_MODE=transaction PGB_POOL_SIZE=20 PGB_MAX_CLIENT_CONN=1000 \
   "$LIB/pgbouncer-up.sh" "$B" > "$B/pgbouncer-up.out" 2>&1 || { cat "$B/pgbouncer-up.out"; exit 1; }
 grep '^pgbouncer' "$B/pgbouncer-up.out"
@@ -154,7 +164,7 @@ grep '^pgbouncer' "$B/pgbouncer-up.out"
 . "$B/pgbouncer/pgbouncer.env"
 : "${PGB_PORT:?}"
 sluice_up || exit 1
-echo "$("$BUILD/pgsluice" --version | head -1) pid $SPID on 127.0.0.1:$SPORT, workers = $WORKERS, transaction pool max_size 20, client auth $AUTH ($BUILD)"
+echo "$("$BUILD/pgsluice" --version | head -1) pid $SPID on 127.0.0.1:$SPORT, workers = $WORKERS, transaction pool max_size 20, client auth $AUTH, TLS $([ "$TLS" = 1 ] && echo on || echo off) ($BUILD)"
 
 # bench TARGET KIND [pgbench -t args]: one pgbench run; sets R_TPS R_LAT R_CONN R_FAILED
 bench() {
@@ -165,6 +175,7 @@ bench() {
     direct) port=$PGPORT ;;
   esac
   [ "$target" = direct ] || [ "$AUTH" = scram ] && pw=(PGPASSWORD=scrampass)
+  [ "$TLS" = 1 ] && pw+=(PGSSLMODE=require)
   case $kind in
     select) args=(-S) ;;
     extended) args=(-S -M extended) ;;

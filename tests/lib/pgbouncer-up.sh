@@ -13,6 +13,8 @@
 #   PGB_MAX_CLIENT_CONN  default 500
 #   PGB_USERLIST    plain (default: "scramuser" "scrampass", "md5user" "md5pass", "trustuser" "")
 #                   | secrets (copy rolpassword from pg_authid: SCRAM/md5 secrets)
+#   PGB_CLIENT_TLS_CERT, PGB_CLIENT_TLS_KEY  when set: client_tls_sslmode = require with this
+#                   certificate and key (copied into BASE/pgbouncer for its OS user)
 #   PGB_EXEC_PREFIX command words put before pgbouncer, e.g. "valgrind --tool=callgrind
 #                   --callgrind-out-file=/tmp/x" (valgrind runs it in the same process, so the
 #                   PID checks still hold)
@@ -74,12 +76,21 @@ default_pool_size = ${PGB_POOL_SIZE:-20}
 max_client_conn = ${PGB_MAX_CLIENT_CONN:-500}
 ignore_startup_parameters = extra_float_digits
 server_tls_sslmode = disable
-client_tls_sslmode = disable
+$(if [ -n "${PGB_CLIENT_TLS_CERT:-}" ]; then
+    printf 'client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n' \
+      "$B/client-tls.crt" "$B/client-tls.key"
+  else
+    echo "client_tls_sslmode = disable"
+  fi)
 logfile = $B/pgbouncer.log
 pidfile = $B/pgbouncer.pid
 admin_users = scramuser
 stats_users = scramuser
 INI
+if [ -n "${PGB_CLIENT_TLS_CERT:-}" ]; then
+  cp "$PGB_CLIENT_TLS_CERT" "$B/client-tls.crt"; cp "$PGB_CLIENT_TLS_KEY" "$B/client-tls.key"
+  chmod 600 "$B/client-tls.key"
+fi
 chown -R "$RUNAS" "$B"; chmod 600 "$B/userlist.txt"
 rm -f "$B/pgbouncer.pid"
 read -r -a prefix <<< "${PGB_EXEC_PREFIX:-}"
