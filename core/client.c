@@ -412,13 +412,55 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 
 /* Read and dispatch startup packets (SSLRequest/GSSENCRequest may come
  * first, each answered before the next packet). */
+/*
+ * PostgreSQL 17's direct TLS: the first byte of a connection is a TLS
+ * handshake record (0x16) instead of a startup packet length.  True when
+ * the handshake was started here (or the client was refused).
+ */
+static bool direct_tls(struct client *cl)
+{
+	const struct mod_instance *mi;
+	char err[256];
+	uint8_t first;
+
+	if (cl->c.tp != NULL || cl->negotiated_ssl || cl->negotiated_gss || cl->is_unix ||
+	    (cl->c.rbuf != NULL && cl->c.rbuf->end != cl->c.rbuf->start) ||
+	    recv(cl->c.fd, &first, 1, MSG_PEEK) != 1 || first != 0x16)
+		return false;
+	mi = transport_find(cl->gen->mods, "ssl");
+	if (mi == NULL)
+		return false; /* read as a startup packet: refused as one */
+	cl->negotiated_ssl = true;
+	cl->direct_tls = true;
+	if (transport_start(&cl->c, mi, err, sizeof err) < 0) {
+		log_warn("%s: %s", cl->remote_addr, err);
+		client_close(cl, err);
+	}
+	return true;
+}
+
 static void read_startup(struct client *cl)
 {
 	struct iobuf *b;
 	ssize_t n;
 
-	if (cl->c.tp != NULL && cl->c.tp->handshaking && !handshake(cl))
+	if (cl->c.tp == NULL && direct_tls(cl) && cl->c.dead)
 		return;
+	if (cl->c.tp != NULL && cl->c.tp->handshaking) {
+		if (!handshake(cl))
+			return;
+		/* direct TLS must have negotiated ALPN "postgresql" (as PostgreSQL 17) */
+		if (cl->direct_tls && (transport_fact(&cl->c, "alpn") == NULL ||
+		                       strcmp(transport_fact(&cl->c, "alpn"), "postgresql") != 0)) {
+			log_info(
+			        "%s:%s: direct TLS connection without ALPN \"postgresql\": refused",
+			        cl->remote_addr, cl->remote_port);
+			client_fail(cl, "08P01",
+			            "received direct SSL connection request without ALPN protocol "
+			            "negotiation extension");
+			return;
+		}
+	}
 	n = io_read(&cl->c);
 
 	if (n == 0 || (n < 0 && n != -EAGAIN && n != -ENOBUFS)) {

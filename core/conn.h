@@ -101,6 +101,7 @@ struct client {
 	char peer_uid[12]; /* Unix socket peer's uid (SO_PEERCRED), decimal; "" if unknown */
 	bool is_unix;
 	bool negotiated_ssl, negotiated_gss;
+	bool direct_tls; /* TLS without SSLRequest (PostgreSQL 17) */
 
 	/* authentication */
 	struct chainset_run auth;

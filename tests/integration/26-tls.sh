@@ -5,8 +5,9 @@
 #   end to end; hostssl / hostnossl in pg_hba.conf from the real connection state (PostgreSQL's
 #   "hostnossl ... reject" idiom); min_protocol = TLSv1.3 refuses a TLS 1.2-only client;
 #   pgbench over TLS with no failure; bad input: garbage instead of a ClientHello, a client that
-#   drops mid-handshake, unencrypted bytes right after the SSLRequest (08P01); SIGHUP with a key
-#   that does not match the certificate keeps the old one.
+#   drops mid-handshake, unencrypted bytes right after the SSLRequest (08P01); PostgreSQL 17's
+#   direct TLS (ALPN "postgresql" required); SIGHUP with a key that does not match the
+#   certificate keeps the old one.
 . "$(dirname "$0")/lib.sh"
 
 C=$T/certs
@@ -81,6 +82,36 @@ check_match "a client that drops mid-handshake" 'drop:S' "$out"
 check_match "unencrypted data after the SSLRequest: 08P01" 'stuffing:08P01' "$out"
 check "pgsluice still running" sluice_alive
 check_eq "and still serves TLS" "scramuser" "$(tq "host=127.0.0.1 sslmode=require" 'select current_user')"
+
+# ---- PostgreSQL 17's direct TLS (no SSLRequest): ALPN "postgresql" required
+out=$(timeout 20 python3 - "$S_PORT" "$C/ca.crt" <<'EOF'
+import socket, ssl, struct, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+start = b'user\x00scramuser\x00database\x00postgres\x00\x00'
+pkt = struct.pack('!II', 8 + len(start), 196608) + start
+def direct(alpn):
+    ctx = ssl.create_default_context(cafile=ca)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10), server_hostname='localhost')
+    s.sendall(pkt)
+    data = b''
+    while len(data) < 9:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+    return s.version(), data
+v, data = direct(['postgresql'])
+print('alpn:%s:%s' % (v, 'SASL' if data[:1] == b'R' and struct.unpack('!I', data[5:9])[0] == 10 else repr(data[:40])))
+try:
+    v, data = direct(None)
+    print('noalpn:%s' % ('08P01' if b'C08P01' in data and b'ALPN' in data else repr(data[:60])))
+except Exception as e:
+    print('noalpn:exception:%s' % e)
+EOF
+)
+check_match "direct TLS with ALPN postgresql: the startup packet gets AuthenticationSASL" 'alpn:TLSv1\.[23]:SASL' "$out"
+check_match "direct TLS without ALPN: 08P01, as PostgreSQL 17" 'noalpn:08P01' "$out"
 
 # ---- SIGHUP with a key that does not match the certificate: the old one stays
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/other.key" 2>/dev/null
