@@ -424,12 +424,13 @@ static bool direct_tls(struct client *cl)
 	uint8_t first;
 
 	if (cl->c.tp != NULL || cl->negotiated_ssl || cl->negotiated_gss || cl->is_unix ||
-	    (cl->c.rbuf != NULL && cl->c.rbuf->end != cl->c.rbuf->start) ||
-	    recv(cl->c.fd, &first, 1, MSG_PEEK) != 1 || first != 0x16)
+	    (cl->c.rbuf != NULL && cl->c.rbuf->end != cl->c.rbuf->start))
 		return false;
 	mi = transport_find(cl->gen->mods, "ssl");
-	if (mi == NULL)
-		return false; /* read as a startup packet: refused as one */
+	/* without a TLS module a handshake record is read as a startup packet
+	 * and refused as one; with one, a peek costs one call per connection */
+	if (mi == NULL || recv(cl->c.fd, &first, 1, MSG_PEEK) != 1 || first != 0x16)
+		return false;
 	cl->negotiated_ssl = true;
 	cl->direct_tls = true;
 	if (transport_start(&cl->c, mi, err, sizeof err) < 0) {
