@@ -7,7 +7,8 @@
 #   pgbench over TLS with no failure; bad input: garbage instead of a ClientHello, a client that
 #   drops mid-handshake, unencrypted bytes right after the SSLRequest (08P01); PostgreSQL 17's
 #   direct TLS (ALPN "postgresql" required); SIGHUP with a key that does not match the
-#   certificate keeps the old one.
+#   certificate keeps the old one; a key rotation at SIGHUP keeps open sessions and serves the
+#   new certificate to new ones; a group/world-readable key stops start-up.
 . "$(dirname "$0")/lib.sh"
 
 C=$T/certs
@@ -122,7 +123,36 @@ wait_until 20 grep -q 'reload of .* failed' "$S_LOG"
 check_match "a mismatched key at SIGHUP: the reload fails and says why" 'other.key' "$(cat "$S_LOG")"
 check_eq "the old key keeps serving" "scramuser" "$(tq "host=127.0.0.1 sslmode=require" 'select current_user')"
 sed -i "s|key = \"$T/other.key\"|key = \"$C/server.key\"|" "$S_CONF"
+# ---- key rotation at SIGHUP: open sessions go on, new ones get the new certificate
+( umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/server2.key" 2>/dev/null )
+openssl req -new -key "$T/server2.key" -subj "/CN=localhost" -out "$T/server2.csr" 2>/dev/null
+openssl x509 -req -in "$T/server2.csr" -CA "$C/ca.crt" -CAkey "$C/ca.key" -CAcreateserial -days 30 \
+  -extfile "$C/server.ext" -out "$T/server2.crt" 2>/dev/null
+(tq "host=127.0.0.1 sslmode=require" "select 'survived' from pg_sleep(3)" > "$T/long.out" 2>&1) & long=$!
+track $long
+sleep 1
+sed -i "s|cert = \"$C/server.crt\"; key = \"$C/server.key\"|cert = \"$T/server2.crt\"; key = \"$T/server2.key\"|" "$S_CONF"
+kill -HUP "$S_PID"
+wait_until 20 bash -c "[ \$(grep -c 'configuration reloaded' '$S_LOG') -ge 1 ]"
+wait_pid "$long" 20
+check_eq "a session open across the key rotation finishes" "survived" "$(cat "$T/long.out")"
+want=$(openssl x509 -in "$T/server2.crt" -noout -fingerprint -sha256)
+got=$(timeout 20 openssl s_client -starttls postgres -connect "127.0.0.1:$S_PORT" < /dev/null 2>/dev/null |
+      openssl x509 -noout -fingerprint -sha256 2>&1)
+check_eq "a new connection gets the new certificate" "$want" "$got"
+check_eq "and logs in" "scramuser" "$(tq "host=127.0.0.1 sslmode=verify-full sslrootcert=$C/ca.crt host=localhost hostaddr=127.0.0.1" 'select current_user')"
+sed -i "s|cert = \"$T/server2.crt\"; key = \"$T/server2.key\"|cert = \"$C/server.crt\"; key = \"$C/server.key\"|" "$S_CONF"
 sluice_stop
+
+# ---- a key file that group or others may read is refused at start (PostgreSQL's rule)
+cp -p "$C/server.key" "$T/loose.key"; chmod 644 "$T/loose.key"
+sed -i "s|key = \"$C/server.key\"|key = \"$T/loose.key\"|" "$S_CONF"
+: > "$S_LOG"
+timeout 30 "$PGSLUICE" -c "$S_CONF" < /dev/null >> "$S_LOG" 2>&1
+rc=$?
+check "a group/world-readable key stops start-up" test "$rc" != 0 -a "$rc" != 124
+check_match "and the log names the file" 'loose.key.*(group|world|permission)' "$(cat "$S_LOG")"
+sed -i "s|key = \"$T/loose.key\"|key = \"$C/server.key\"|" "$S_CONF"
 
 # ---- min_protocol = TLSv1.3 refuses a TLS 1.2-only client
 sed -i "s|key = \"$C/server.key\"; };|key = \"$C/server.key\"; min_protocol = \"TLSv1.3\"; };|" "$S_CONF"
