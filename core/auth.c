@@ -96,7 +96,7 @@ static void auth_failed(struct client *cl, const char *logdetail)
 }
 
 /* The hba rule's option `name`, or NULL. */
-static const char *rule_option(const struct client *cl, const char *name)
+const char *auth_rule_option(const struct client *cl, const char *name)
 {
 	for (size_t i = 0; cl->auth_options != NULL && cl->auth_options[i] != NULL &&
 	                   cl->auth_options[i + 1] != NULL;
@@ -110,7 +110,7 @@ static const char *rule_option(const struct client *cl, const char *name)
  * TLS layer verified must be there before any method runs. */
 static bool clientcert_present(struct client *cl, const struct chainset_chain *chain)
 {
-	const char *mode = rule_option(cl, "clientcert");
+	const char *mode = auth_rule_option(cl, "clientcert");
 	const uint8_t *der;
 	size_t len;
 
@@ -133,7 +133,7 @@ static bool clientcert_present(struct client *cl, const struct chainset_chain *c
  */
 static const char *clientcert_full_fails(struct client *cl)
 {
-	const char *mode = rule_option(cl, "clientcert");
+	const char *mode = auth_rule_option(cl, "clientcert");
 	const struct mod_set *ms = cl->gen->mods;
 	const char *detail = NULL;
 	enum pgs_step st;

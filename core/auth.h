@@ -22,4 +22,8 @@ void auth_resume(struct client *cl);
 /* The client is closing: release the chain's module state. */
 void auth_conn_free(struct client *cl);
 
+/* Option `name` of the access rule that chose the client's chain (e.g.
+ * pg_hba's clientcert=, map=), or NULL. */
+const char *auth_rule_option(const struct client *cl, const char *name);
+
 #endif /* PGS_AUTH_H */

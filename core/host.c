@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth.h"
 #include "chainset.h"
 #include "client.h"
 #include "cred.h"
@@ -162,10 +163,8 @@ static const char *h_step_option(const pgs_conn *conn, const char *name)
 	if (c->side != PGS_SIDE_CLIENT)
 		return NULL;
 	cl = (const struct client *)c;
-	if (cl->auth_options != NULL)
-		for (size_t i = 0; cl->auth_options[i] && cl->auth_options[i + 1]; i += 2)
-			if (strcmp(cl->auth_options[i], name) == 0)
-				return cl->auth_options[i + 1];
+	if (auth_rule_option(cl, name) != NULL)
+		return auth_rule_option(cl, name);
 	if (chainset_run_current(&cl->auth) == NULL)
 		return NULL;
 	return chainset_step_option(chainset_run_current(&cl->auth), name);

@@ -29,8 +29,8 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 sources() {
   case $1 in
     hba) echo "$ROOT/modules/hba/hba_token.c $ROOT/modules/hba/hba_rules.c $ROOT/modules/hba/hba_ident.c" ;;
-    scram) echo "$ROOT/modules/scram/scram_server.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c" ;;
-    vault) echo "$ROOT/modules/vault/vault_crypto.c $ROOT/modules/vault/vault_file.c $ROOT/modules/vault/vault_io.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c $ROOT/modules/common/secret_kind.c" ;;
+    scram) echo "$ROOT/modules/scram/scram_server.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c $ROOT/modules/common/errbuf.c" ;;
+    vault) echo "$ROOT/modules/vault/vault_crypto.c $ROOT/modules/vault/vault_file.c $ROOT/modules/vault/vault_io.c $ROOT/modules/common/scram_verifier.c $ROOT/modules/common/saslprep.c $ROOT/modules/common/md5_hash.c $ROOT/modules/common/secret_kind.c $ROOT/modules/common/errbuf.c" ;;
     *) return 1 ;;
   esac
 }

@@ -31,6 +31,7 @@
 
 #include "aq_pg.h"
 #include "secret_kind.h"
+#include "errbuf.h"
 
 #define AQ_PG_APPNAME               "pgsluice-authquery"
 /* The server is asked to give up on its own after this many of our timeouts. */
@@ -60,20 +61,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
 }
 
 /* The first line of a libpq message, without its trailing newline. */
@@ -121,21 +108,23 @@ int aq_pg_new(const struct aq_pg_params *p, struct aq_pg **out, char *err, size_
 
 	if (p->host == NULL || p->port == NULL || p->dbname == NULL || p->user == NULL ||
 	    p->sslmode == NULL || p->query == NULL) {
-		set_err(err, err_size, "host, port, dbname, user, sslmode and query are required");
+		errbuf_set(err, err_size,
+		           "host, port, dbname, user, sslmode and query are required");
 		return -EINVAL;
 	}
 	if (strstr(p->query, "$1") == NULL) {
-		set_err(err, err_size, "the query must take the user name as $1");
+		errbuf_set(err, err_size, "the query must take the user name as $1");
 		return -EINVAL;
 	}
 	if (p->connections < 1 || p->connections > AQ_PG_MAX_CONNECTIONS || p->timeout_ms < 1 ||
 	    p->timeout_ms > AQ_PG_MAX_TIMEOUT_MS) {
-		set_err(err, err_size, "connections must be in 1..%d and the timeout in 1..%d ms",
-		        AQ_PG_MAX_CONNECTIONS, AQ_PG_MAX_TIMEOUT_MS);
+		errbuf_set(err, err_size,
+		           "connections must be in 1..%d and the timeout in 1..%d ms",
+		           AQ_PG_MAX_CONNECTIONS, AQ_PG_MAX_TIMEOUT_MS);
 		return -EINVAL;
 	}
 	if (PQisthreadsafe() != 1) {
-		set_err(err, err_size, "libpq was built without thread safety");
+		errbuf_set(err, err_size, "libpq was built without thread safety");
 		return -EINVAL;
 	}
 	pg = calloc(1, sizeof *pg);
@@ -154,9 +143,9 @@ int aq_pg_new(const struct aq_pg_params *p, struct aq_pg **out, char *err, size_
 	if (!ok || pg->slots == NULL) {
 		bool too_long = pg->slots != NULL;
 
-		set_err(err, err_size, "%s",
-		        too_long ? "a connection parameter or the query is too long"
-		                 : "out of memory");
+		errbuf_set(err, err_size, "%s",
+		           too_long ? "a connection parameter or the query is too long"
+		                    : "out of memory");
 		pg->nslots = 0; /* nothing to close, no lock to destroy yet */
 		aq_pg_free(pg);
 		return too_long ? -EINVAL : -ENOMEM;
@@ -374,7 +363,7 @@ static int conn_open(struct aq_pg *pg, struct aq_slot *s, aq_pg_password_fn pass
 	 * it again during the exchange) until PQfinish(); ours goes now. */
 	OPENSSL_cleanse(secret, sizeof secret);
 	if (c == NULL) {
-		set_err(err, err_size, "cannot connect to %s: out of memory", pg->host);
+		errbuf_set(err, err_size, "cannot connect to %s: out of memory", pg->host);
 		return -EIO;
 	}
 	while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
@@ -382,8 +371,8 @@ static int conn_open(struct aq_pg *pg, struct aq_slot *s, aq_pg_password_fn pass
 		rc = wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
 		             deadline_us);
 		if (rc == -ETIMEDOUT) {
-			set_err(err, err_size, "connecting to %s port %s timed out after %u ms",
-			        pg->host, pg->port, pg->timeout_ms);
+			errbuf_set(err, err_size, "connecting to %s port %s timed out after %u ms",
+			           pg->host, pg->port, pg->timeout_ms);
 			PQfinish(c);
 			return -EIO;
 		}
@@ -392,13 +381,13 @@ static int conn_open(struct aq_pg *pg, struct aq_slot *s, aq_pg_password_fn pass
 		st = PQconnectPoll(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		set_err(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
+		errbuf_set(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
 		PQfinish(c);
 		return -EIO;
 	}
 	PQsetNoticeProcessor(c, notice_ignore, NULL);
 	if (PQsetnonblocking(c, 1) != 0) {
-		set_err(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
+		errbuf_set(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
 		PQfinish(c);
 		return -EIO;
 	}
@@ -423,41 +412,42 @@ static int read_answer(const PGresult *res, struct aq_pg_answer *ans, char *err,
 
 		if (state != NULL && strcmp(state, AQ_PG_BAD_ENCODING) == 0)
 			return -ENOENT; /* a name the server cannot even spell is no role */
-		set_err(err, err_size, "the query failed: %s",
-		        first_line(PQresultErrorMessage(res), line, sizeof line));
+		errbuf_set(err, err_size, "the query failed: %s",
+		           first_line(PQresultErrorMessage(res), line, sizeof line));
 		return -EIO;
 	}
 	default:
-		set_err(err, err_size, "the query returned no rows (%s)",
-		        PQresStatus(PQresultStatus(res)));
+		errbuf_set(err, err_size, "the query returned no rows (%s)",
+		           PQresStatus(PQresultStatus(res)));
 		return -EIO;
 	}
 	if (PQnfields(res) != 1) {
-		set_err(err, err_size, "the query returned %d columns, expected 1", PQnfields(res));
+		errbuf_set(err, err_size, "the query returned %d columns, expected 1",
+		           PQnfields(res));
 		return -EIO;
 	}
 	if (PQntuples(res) > 1) {
-		set_err(err, err_size, "the query returned %d rows, expected at most 1",
-		        PQntuples(res));
+		errbuf_set(err, err_size, "the query returned %d rows, expected at most 1",
+		           PQntuples(res));
 		return -EIO;
 	}
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) <= 0)
 		return -ENOENT;
 	len = (size_t)PQgetlength(res, 0, 0);
 	if (len > AQ_PG_MAX_VALUE) {
-		set_err(err, err_size, "the query returned a value of %zu bytes (at most %d)", len,
-		        AQ_PG_MAX_VALUE);
+		errbuf_set(err, err_size, "the query returned a value of %zu bytes (at most %d)",
+		           len, AQ_PG_MAX_VALUE);
 		return -EIO;
 	}
 	value = PQgetvalue(res, 0, 0);
 	if (PQfformat(res, 0) != 0 || memchr(value, '\0', len) != NULL) {
-		set_err(err, err_size, "the query returned a binary value");
+		errbuf_set(err, err_size, "the query returned a binary value");
 		return -EIO;
 	}
 	why[0] = '\0';
 	ans->kind = secret_kind((const uint8_t *)value, len, why, sizeof why);
 	if (ans->kind == NULL) {
-		set_err(err, err_size, "the query returned a broken SCRAM verifier (%s)", why);
+		errbuf_set(err, err_size, "the query returned a broken SCRAM verifier (%s)", why);
 		return -EIO;
 	}
 	memcpy(ans->value, value, len);
@@ -515,25 +505,25 @@ static int run_query(struct aq_pg *pg, PGconn *c, const char *user, uint64_t dea
 	if (first == NULL)
 		goto conn_error;
 	if (nresults > 1) {
-		set_err(err, err_size, "the query returned %d results, expected 1", nresults);
+		errbuf_set(err, err_size, "the query returned %d results, expected 1", nresults);
 		PQclear(first);
 		return -EIO;
 	}
 	rc = read_answer(first, ans, err, err_size);
 	PQclear(first);
 	if (rc != -EIO && PQtransactionStatus(c) != PQTRANS_IDLE) {
-		set_err(err, err_size, "the query left the connection inside a transaction");
+		errbuf_set(err, err_size, "the query left the connection inside a transaction");
 		rc = -EIO;
 	}
 	return rc;
 
 timeout:
-	set_err(err, err_size, "no answer from %s port %s within %u ms", pg->host, pg->port,
-	        pg->timeout_ms);
+	errbuf_set(err, err_size, "no answer from %s port %s within %u ms", pg->host, pg->port,
+	           pg->timeout_ms);
 	return -ETIMEDOUT;
 conn_error:
 	*lost = first == NULL && PQstatus(c) == CONNECTION_BAD;
-	set_err(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
+	errbuf_set(err, err_size, "%s", first_line(PQerrorMessage(c), line, sizeof line));
 	if (first != NULL)
 		PQclear(first);
 	return -EIO;
@@ -553,8 +543,8 @@ int aq_pg_fetch(struct aq_pg *pg, const char *user, aq_pg_password_fn password, 
 	if (user == NULL || *user == '\0')
 		return -ENOENT;
 	if (slot_acquire(pg, deadline_us, &s) < 0) {
-		set_err(err, err_size, "all %u connections stayed busy for %u ms", pg->nslots,
-		        pg->timeout_ms);
+		errbuf_set(err, err_size, "all %u connections stayed busy for %u ms", pg->nslots,
+		           pg->timeout_ms);
 		return -EIO;
 	}
 	for (int attempt = 0;; attempt++) {

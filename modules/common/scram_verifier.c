@@ -21,25 +21,12 @@
 
 #include "saslprep.h"
 #include "scram_verifier.h"
+#include "errbuf.h"
 
 #define VERIFIER_PREFIX "SCRAM-SHA-256$"
 
 static const char b64_alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------ base64 */
 
@@ -157,12 +144,12 @@ static int decode_key(const char *val, size_t len, uint8_t out[SCRAM_VERIFIER_KE
 	int n = scram_verifier_b64_decode(val, len, buf, sizeof buf);
 
 	if (n == -EBADMSG) {
-		set_err(err, err_size, "%s is not valid base64", name);
+		errbuf_set(err, err_size, "%s is not valid base64", name);
 		return -EINVAL;
 	}
 	if (n != SCRAM_VERIFIER_KEY_LEN) {
 		OPENSSL_cleanse(buf, sizeof buf);
-		set_err(err, err_size, "%s is not %d bytes long", name, SCRAM_VERIFIER_KEY_LEN);
+		errbuf_set(err, err_size, "%s is not %d bytes long", name, SCRAM_VERIFIER_KEY_LEN);
 		return -EINVAL;
 	}
 	memcpy(out, buf, SCRAM_VERIFIER_KEY_LEN);
@@ -179,21 +166,21 @@ int scram_verifier_parse(const uint8_t *text, size_t len, struct scram_verifier 
 	int n;
 
 	if (out == NULL) {
-		set_err(err, err_size, "no output");
+		errbuf_set(err, err_size, "no output");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof *out);
 	if (text == NULL || !scram_verifier_looks_like(text, len)) {
-		set_err(err, err_size, "not a SCRAM-SHA-256 verifier");
+		errbuf_set(err, err_size, "not a SCRAM-SHA-256 verifier");
 		return -EINVAL;
 	}
 	if (len > SCRAM_VERIFIER_MAX_TEXT) {
-		set_err(err, err_size, "SCRAM verifier longer than %d bytes",
-		        SCRAM_VERIFIER_MAX_TEXT);
+		errbuf_set(err, err_size, "SCRAM verifier longer than %d bytes",
+		           SCRAM_VERIFIER_MAX_TEXT);
 		return -EINVAL;
 	}
 	if (memchr(text, '\0', len) != NULL) {
-		set_err(err, err_size, "SCRAM verifier contains a NUL byte");
+		errbuf_set(err, err_size, "SCRAM verifier contains a NUL byte");
 		return -EINVAL;
 	}
 	p = (const char *)text + strlen(VERIFIER_PREFIX);
@@ -202,43 +189,44 @@ int scram_verifier_parse(const uint8_t *text, size_t len, struct scram_verifier 
 	/* <iterations>: */
 	if (!take_field(&p, end, ':', &val, &val_len) || val_len == 0 || val_len > 10 ||
 	    (val_len > 1 && val[0] == '0')) {
-		set_err(err, err_size, "SCRAM verifier: iteration count missing or malformed");
+		errbuf_set(err, err_size, "SCRAM verifier: iteration count missing or malformed");
 		goto bad;
 	}
 	for (size_t i = 0; i < val_len; i++) {
 		if (val[i] < '0' || val[i] > '9') {
-			set_err(err, err_size, "SCRAM verifier: iteration count is not a number");
+			errbuf_set(err, err_size,
+			           "SCRAM verifier: iteration count is not a number");
 			goto bad;
 		}
 		iter = iter * 10 + (uint64_t)(val[i] - '0');
 	}
 	if (iter < 1 || iter > SCRAM_VERIFIER_MAX_ITER) {
-		set_err(err, err_size, "SCRAM verifier: iteration count not in 1..%u",
-		        SCRAM_VERIFIER_MAX_ITER);
+		errbuf_set(err, err_size, "SCRAM verifier: iteration count not in 1..%u",
+		           SCRAM_VERIFIER_MAX_ITER);
 		goto bad;
 	}
 	out->iterations = (uint32_t)iter;
 
 	/* <salt>$ */
 	if (!take_field(&p, end, '$', &val, &val_len) || val_len == 0) {
-		set_err(err, err_size, "SCRAM verifier: salt missing");
+		errbuf_set(err, err_size, "SCRAM verifier: salt missing");
 		goto bad;
 	}
 	n = scram_verifier_b64_decode(val, val_len, out->salt, sizeof out->salt);
 	if (n == -EBADMSG) {
-		set_err(err, err_size, "SCRAM verifier: salt is not valid base64");
+		errbuf_set(err, err_size, "SCRAM verifier: salt is not valid base64");
 		goto bad;
 	}
 	if (n <= 0) {
-		set_err(err, err_size, "SCRAM verifier: salt empty or longer than %d bytes",
-		        SCRAM_VERIFIER_MAX_SALT);
+		errbuf_set(err, err_size, "SCRAM verifier: salt empty or longer than %d bytes",
+		           SCRAM_VERIFIER_MAX_SALT);
 		goto bad;
 	}
 	out->salt_len = (size_t)n;
 
 	/* <StoredKey>:<ServerKey> */
 	if (!take_field(&p, end, ':', &val, &val_len)) {
-		set_err(err, err_size, "SCRAM verifier: StoredKey:ServerKey missing");
+		errbuf_set(err, err_size, "SCRAM verifier: StoredKey:ServerKey missing");
 		goto bad;
 	}
 	if (decode_key(val, val_len, out->stored_key, "SCRAM verifier: StoredKey", err, err_size) <

@@ -21,24 +21,11 @@
 
 #include "scram_client.h"
 #include "scram_verifier.h"
+#include "errbuf.h"
 
 /* base64("n,,"): the gs2 header of a client without channel binding. */
 #define GS2_HEADER     "n,,"
 #define GS2_HEADER_B64 "biws"
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* Fail the exchange: wipe what it holds, keep only the FAILED state. */
 static int fail(scram_client *sc, int rc)
@@ -69,7 +56,7 @@ const char *scram_client_state_name(enum scram_client_state state)
 
 static int wrong_state(const scram_client *sc, const char *what, char *err, size_t err_len)
 {
-	set_err(err, err_len, "SCRAM %s in state %s", what, scram_client_state_name(sc->state));
+	errbuf_set(err, err_len, "SCRAM %s in state %s", what, scram_client_state_name(sc->state));
 	return -EINVAL;
 }
 
@@ -167,21 +154,22 @@ int scram_client_start_with_nonce(scram_client *sc, const char *user, const char
 	size_t user_len, nonce_len, n = 0;
 
 	if (sc == NULL || user == NULL || nonce == NULL || out == NULL || out_len == NULL) {
-		set_err(err, err_len, "SCRAM start: missing argument");
+		errbuf_set(err, err_len, "SCRAM start: missing argument");
 		return -EINVAL;
 	}
 	user_len = strlen(user);
 	nonce_len = strlen(nonce);
 	if (user_len > SCRAM_MAX_USER_LEN) {
-		set_err(err, err_len, "SCRAM user name longer than %d bytes", SCRAM_MAX_USER_LEN);
+		errbuf_set(err, err_len, "SCRAM user name longer than %d bytes",
+		           SCRAM_MAX_USER_LEN);
 		return -ERANGE;
 	}
 	if (nonce_len == 0 || nonce_len > SCRAM_MAX_NONCE_LEN ||
 	    !printable_attr(nonce, nonce_len)) {
-		set_err(err, err_len,
-		        "SCRAM client nonce is not 1..%d "
-		        "printable characters",
-		        SCRAM_MAX_NONCE_LEN);
+		errbuf_set(err, err_len,
+		           "SCRAM client nonce is not 1..%d "
+		           "printable characters",
+		           SCRAM_MAX_NONCE_LEN);
 		return -EINVAL;
 	}
 	scram_client_clear(sc);
@@ -210,7 +198,7 @@ int scram_client_start_with_nonce(scram_client *sc, const char *user, const char
 	sc->nonce_len = nonce_len;
 
 	if (out_size < strlen(GS2_HEADER) + n) {
-		set_err(err, err_len, "SCRAM client-first: buffer too small");
+		errbuf_set(err, err_len, "SCRAM client-first: buffer too small");
 		scram_client_clear(sc);
 		return -ENOSPC;
 	}
@@ -229,13 +217,13 @@ int scram_client_start(scram_client *sc, const char *user, char *out, size_t out
 	int rc;
 
 	if (RAND_bytes(raw, sizeof raw) != 1) {
-		set_err(err, err_len, "SCRAM: no random bytes for the nonce");
+		errbuf_set(err, err_len, "SCRAM: no random bytes for the nonce");
 		return -EIO;
 	}
 	rc = scram_verifier_b64_encode(raw, sizeof raw, nonce, sizeof nonce);
 	OPENSSL_cleanse(raw, sizeof raw);
 	if (rc < 0) {
-		set_err(err, err_len, "SCRAM: cannot encode the nonce");
+		errbuf_set(err, err_len, "SCRAM: cannot encode the nonce");
 		return -EIO;
 	}
 	rc = scram_client_start_with_nonce(sc, user, nonce, out, out_size, out_len, err, err_len);
@@ -256,16 +244,16 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, 
 	if (sc->state != SCRAM_CLIENT_WAIT_SERVER_FIRST)
 		return wrong_state(sc, "server-first-message", err, err_len);
 	if (len > SCRAM_MAX_SERVER_MSG) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message longer than "
-		        "%d bytes",
-		        SCRAM_MAX_SERVER_MSG);
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message longer than "
+		           "%d bytes",
+		           SCRAM_MAX_SERVER_MSG);
 		return fail(sc, -ERANGE);
 	}
 	if (len > 0 && memchr(msg, '\0', len) != NULL) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message contains "
-		        "a NUL byte");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message contains "
+		           "a NUL byte");
 		return fail(sc, -EBADMSG);
 	}
 	if (len > 0)
@@ -276,30 +264,30 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, 
 	end = p + len;
 
 	if (len >= 2 && p[0] == 'm' && p[1] == '=') {
-		set_err(err, err_len,
-		        "SCRAM server-first-message has a "
-		        "mandatory extension (m=), which is not supported");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message has a "
+		           "mandatory extension (m=), which is not supported");
 		return fail(sc, -EBADMSG);
 	}
 
 	/* r=<client nonce><server nonce> */
 	our_nonce = sc->bare + sc->bare_len - sc->nonce_len;
 	if (!take_attr(&p, end, 'r', &val, &val_len)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: "
-		        "nonce (r=) missing");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: "
+		           "nonce (r=) missing");
 		return fail(sc, -EBADMSG);
 	}
 	if (val_len <= sc->nonce_len || memcmp(val, our_nonce, sc->nonce_len) != 0) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: nonce does "
-		        "not extend the client nonce");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: nonce does "
+		           "not extend the client nonce");
 		return fail(sc, -EBADMSG);
 	}
 	if (!printable_attr(val, val_len)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: nonce has "
-		        "non-printable characters");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: nonce has "
+		           "non-printable characters");
 		return fail(sc, -EBADMSG);
 	}
 	sc->combined_nonce_off = (size_t)(val - sc->server_first);
@@ -307,53 +295,54 @@ int scram_client_server_first(scram_client *sc, const uint8_t *msg, size_t len, 
 
 	/* ,s=<base64 salt> */
 	if (p == end || *p++ != ',' || !take_attr(&p, end, 's', &val, &val_len)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: "
-		        "salt (s=) missing");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: "
+		           "salt (s=) missing");
 		return fail(sc, -EBADMSG);
 	}
 	n = scram_verifier_b64_decode(val, val_len, sc->salt, sizeof sc->salt);
 	if (n == -ENOSPC) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: salt "
-		        "longer than %d bytes",
-		        SCRAM_MAX_SALT_LEN);
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: salt "
+		           "longer than %d bytes",
+		           SCRAM_MAX_SALT_LEN);
 		return fail(sc, -ERANGE);
 	}
 	if (n <= 0) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: salt is "
-		        "not valid base64");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: salt is "
+		           "not valid base64");
 		return fail(sc, -EBADMSG);
 	}
 	sc->salt_len = (size_t)n;
 
 	/* ,i=<iteration count> */
 	if (p == end || *p++ != ',' || !take_attr(&p, end, 'i', &val, &val_len)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: "
-		        "iteration count (i=) missing");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: "
+		           "iteration count (i=) missing");
 		return fail(sc, -EBADMSG);
 	}
 	if (!parse_iterations(val, val_len, &iterations)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: "
-		        "iteration count is not a number");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: "
+		           "iteration count is not a number");
 		return fail(sc, -EBADMSG);
 	}
 	if (iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: iteration "
-		        "count %llu outside %u..%u",
-		        (unsigned long long)iterations, SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS);
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: iteration "
+		           "count %llu outside %u..%u",
+		           (unsigned long long)iterations, SCRAM_MIN_ITERATIONS,
+		           SCRAM_MAX_ITERATIONS);
 		return fail(sc, -ERANGE);
 	}
 	sc->iterations = (uint32_t)iterations;
 
 	if (!extensions_ok(p, end)) {
-		set_err(err, err_len,
-		        "SCRAM server-first-message: "
-		        "garbage after the iteration count");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first-message: "
+		           "garbage after the iteration count");
 		return fail(sc, -EBADMSG);
 	}
 	sc->state = SCRAM_CLIENT_WAIT_CLIENT_FINAL;
@@ -395,7 +384,7 @@ int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY
 	without_proof_len = strlen("c=" GS2_HEADER_B64 ",r=") + sc->combined_nonce_len;
 	n = without_proof_len + strlen(",p=") + sizeof proof_b64 - 1;
 	if (out_size < n) {
-		set_err(err, err_len, "SCRAM client-final: buffer too small");
+		errbuf_set(err, err_len, "SCRAM client-final: buffer too small");
 		return -ENOSPC;
 	}
 	memcpy(out, "c=" GS2_HEADER_B64 ",r=", 9);
@@ -427,7 +416,7 @@ int scram_client_final_keys(scram_client *sc, const uint8_t client_key[SCRAM_KEY
 	if (!ok) {
 		OPENSSL_cleanse(proof_b64, sizeof proof_b64);
 		OPENSSL_cleanse(out, out_size);
-		set_err(err, err_len, "SCRAM: crypto library failure");
+		errbuf_set(err, err_len, "SCRAM: crypto library failure");
 		return fail(sc, -EIO);
 	}
 	memcpy(out + without_proof_len, ",p=", 3);
@@ -452,7 +441,7 @@ int scram_client_final_password(scram_client *sc, const uint8_t *password, size_
 	rc = scram_verifier_derive_raw(password, password_len, sc->salt, sc->salt_len,
 	                               sc->iterations, client_key, server_key);
 	if (rc < 0) {
-		set_err(err, err_len, "SCRAM: cannot derive keys");
+		errbuf_set(err, err_len, "SCRAM: cannot derive keys");
 		return fail(sc, rc == -EINVAL ? -EINVAL : -EIO);
 	}
 	rc = scram_client_final_keys(sc, client_key, server_key, out, out_size, out_len, err,
@@ -475,16 +464,16 @@ int scram_client_server_final(scram_client *sc, const uint8_t *msg, size_t len, 
 	if (sc->state != SCRAM_CLIENT_WAIT_SERVER_FINAL)
 		return wrong_state(sc, "server-final-message", err, err_len);
 	if (len > SCRAM_MAX_SERVER_MSG) {
-		set_err(err, err_len,
-		        "SCRAM server-final-message longer than "
-		        "%d bytes",
-		        SCRAM_MAX_SERVER_MSG);
+		errbuf_set(err, err_len,
+		           "SCRAM server-final-message longer than "
+		           "%d bytes",
+		           SCRAM_MAX_SERVER_MSG);
 		return fail(sc, -ERANGE);
 	}
 	if (len > 0 && memchr(msg, '\0', len) != NULL) {
-		set_err(err, err_len,
-		        "SCRAM server-final-message contains "
-		        "a NUL byte");
+		errbuf_set(err, err_len,
+		           "SCRAM server-final-message contains "
+		           "a NUL byte");
 		return fail(sc, -EBADMSG);
 	}
 	end = p + len;
@@ -497,24 +486,24 @@ int scram_client_server_final(scram_client *sc, const uint8_t *msg, size_t len, 
 		for (k = 0; k < val_len && k < sizeof shown - 1; k++)
 			shown[k] = printable_attr(val + k, 1) ? val[k] : '?';
 		shown[k] = '\0';
-		set_err(err, err_len, "SCRAM server error: %s", shown);
+		errbuf_set(err, err_len, "SCRAM server error: %s", shown);
 		return fail(sc, -EACCES);
 	}
 	if (!take_attr(&p, end, 'v', &val, &val_len) || !extensions_ok(p, end)) {
-		set_err(err, err_len,
-		        "SCRAM server-final-message: "
-		        "verifier (v=) missing or malformed");
+		errbuf_set(err, err_len,
+		           "SCRAM server-final-message: "
+		           "verifier (v=) missing or malformed");
 		return fail(sc, -EBADMSG);
 	}
 	n = scram_verifier_b64_decode(val, val_len, sig, sizeof sig);
 	if (n != SCRAM_KEY_LEN) {
-		set_err(err, err_len,
-		        "SCRAM server-final-message: "
-		        "verifier is not a base64 SHA-256 value");
+		errbuf_set(err, err_len,
+		           "SCRAM server-final-message: "
+		           "verifier is not a base64 SHA-256 value");
 		return fail(sc, -EBADMSG);
 	}
 	if (CRYPTO_memcmp(sig, sc->server_signature, SCRAM_KEY_LEN) != 0) {
-		set_err(err, err_len, "server signature mismatch");
+		errbuf_set(err, err_len, "server signature mismatch");
 		return fail(sc, -EACCES);
 	}
 	scram_client_clear(sc);

@@ -20,25 +20,12 @@
 #include <openssl/rand.h>
 
 #include "scram_server.h"
+#include "errbuf.h"
 
 #define MALFORMED  "malformed SCRAM message: "
 #define B64_LEN(n) (((n) + 2) / 3 * 4)
 /* Longest gs2 header: "p=tls-server-end-point,," */
 #define GS2_MAX    (2 + sizeof SCRAM_SERVER_CB_TYPE - 1 + 2)
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 /* Fail the exchange: wipe it, keep only the FAILED state. */
 static int fail(scram_server *ss, int rc)
@@ -71,7 +58,7 @@ const char *scram_server_state_name(enum scram_server_state state)
 
 static int wrong_state(const scram_server *ss, const char *what, char *err, size_t err_len)
 {
-	set_err(err, err_len, "SCRAM %s in state %s", what, scram_server_state_name(ss->state));
+	errbuf_set(err, err_len, "SCRAM %s in state %s", what, scram_server_state_name(ss->state));
 	return -EINVAL;
 }
 
@@ -150,12 +137,12 @@ static int check_msg(scram_server *ss, const uint8_t *msg, size_t len, const cha
                      size_t err_len)
 {
 	if (len > SCRAM_SERVER_MAX_MSG) {
-		set_err(err, err_len, MALFORMED "%s longer than %d bytes", what,
-		        SCRAM_SERVER_MAX_MSG);
+		errbuf_set(err, err_len, MALFORMED "%s longer than %d bytes", what,
+		           SCRAM_SERVER_MAX_MSG);
 		return fail(ss, -EBADMSG);
 	}
 	if (len > 0 && memchr(msg, '\0', len) != NULL) {
-		set_err(err, err_len, MALFORMED "%s contains a NUL byte", what);
+		errbuf_set(err, err_len, MALFORMED "%s contains a NUL byte", what);
 		return fail(ss, -EBADMSG);
 	}
 	return 0;
@@ -252,7 +239,7 @@ int scram_server_initial(scram_server *ss, const uint8_t *msg, size_t len, const
 	*data_len = 0;
 	nul = len > 0 ? memchr(msg, '\0', len < 64 ? len : 64) : NULL;
 	if (nul == NULL || len - (size_t)(nul - msg) - 1 < 4) {
-		set_err(err, err_len, "malformed SASLInitialResponse message");
+		errbuf_set(err, err_len, "malformed SASLInitialResponse message");
 		return fail(ss, -EBADMSG);
 	}
 	mech_len = (size_t)(nul - msg);
@@ -261,7 +248,8 @@ int scram_server_initial(scram_server *ss, const uint8_t *msg, size_t len, const
 		ss->plus_selected = true;
 	} else if (!(mech_len == strlen(SCRAM_SERVER_MECH) &&
 	             memcmp(msg, SCRAM_SERVER_MECH, mech_len) == 0)) {
-		set_err(err, err_len, "client selected an invalid SASL authentication mechanism");
+		errbuf_set(err, err_len,
+		           "client selected an invalid SASL authentication mechanism");
 		return fail(ss, -EBADMSG);
 	}
 	msg = nul + 1;
@@ -272,9 +260,9 @@ int scram_server_initial(scram_server *ss, const uint8_t *msg, size_t len, const
 	if (n == -1 && rest == 0)
 		return 0; /* no initial response */
 	if (n < 0 || (size_t)n != rest) {
-		set_err(err, err_len,
-		        "malformed SASLInitialResponse message: "
-		        "length does not match the data");
+		errbuf_set(err, err_len,
+		           "malformed SASLInitialResponse message: "
+		           "length does not match the data");
 		return fail(ss, -EBADMSG);
 	}
 	*data = msg;
@@ -293,13 +281,15 @@ static int parse_gs2(scram_server *ss, const char **p, const char *end, char *er
 	case 'n':
 	case 'y':
 		if (ss->plus_selected) {
-			set_err(err, err_len,
-			        MALFORMED "The client selected SCRAM-SHA-256-PLUS, but the SCRAM "
-			                  "message does not include channel binding data.");
+			errbuf_set(err, err_len,
+			           MALFORMED
+			           "The client selected SCRAM-SHA-256-PLUS, but the SCRAM "
+			           "message does not include channel binding data.");
 			return -EBADMSG;
 		}
 		if (**p == 'y' && ss->plus_offered) {
-			set_err(err, err_len,
+			errbuf_set(
+			        err, err_len,
 			        "SCRAM channel binding negotiation error: The client supports "
 			        "SCRAM channel binding but thinks the server does not.  However, "
 			        "this server does support channel binding.");
@@ -310,41 +300,43 @@ static int parse_gs2(scram_server *ss, const char **p, const char *end, char *er
 		break;
 	case 'p':
 		if (!ss->plus_selected) {
-			set_err(err, err_len,
-			        MALFORMED "The client selected SCRAM-SHA-256 without channel "
-			                  "binding, but the SCRAM message includes channel binding "
-			                  "data.");
+			errbuf_set(err, err_len,
+			           MALFORMED
+			           "The client selected SCRAM-SHA-256 without channel "
+			           "binding, but the SCRAM message includes channel binding "
+			           "data.");
 			return -EBADMSG;
 		}
 		if (!take_attr(p, end, 'p', &val, &val_len)) {
-			set_err(err, err_len, MALFORMED "Expected attribute \"p\".");
+			errbuf_set(err, err_len, MALFORMED "Expected attribute \"p\".");
 			return -EBADMSG;
 		}
 		if (val_len != strlen(SCRAM_SERVER_CB_TYPE) ||
 		    memcmp(val, SCRAM_SERVER_CB_TYPE, val_len) != 0) {
 			shown(val, val_len, show, sizeof show);
-			set_err(err, err_len, "unsupported SCRAM channel-binding type \"%s\"",
-			        show);
+			errbuf_set(err, err_len, "unsupported SCRAM channel-binding type \"%s\"",
+			           show);
 			return -EBADMSG;
 		}
 		ss->cbind_flag = 'p';
 		break;
 	default:
 		shown(*p, *p < end ? 1 : 0, show, sizeof show);
-		set_err(err, err_len, MALFORMED "Unexpected channel-binding flag \"%s\".", show);
+		errbuf_set(err, err_len, MALFORMED "Unexpected channel-binding flag \"%s\".", show);
 		return -EBADMSG;
 	}
 	if (!take_comma(p, end)) {
-		set_err(err, err_len, MALFORMED "Comma expected after the channel-binding flag.");
+		errbuf_set(err, err_len,
+		           MALFORMED "Comma expected after the channel-binding flag.");
 		return -EBADMSG;
 	}
 	if (*p < end && **p == 'a') {
-		set_err(err, err_len,
-		        "client uses authorization identity, but it is not supported");
+		errbuf_set(err, err_len,
+		           "client uses authorization identity, but it is not supported");
 		return -EBADMSG;
 	}
 	if (!take_comma(p, end)) {
-		set_err(err, err_len, MALFORMED "Unexpected attribute in client-first-message.");
+		errbuf_set(err, err_len, MALFORMED "Unexpected attribute in client-first-message.");
 		return -EBADMSG;
 	}
 	return 0;
@@ -372,31 +364,31 @@ int scram_server_client_first(scram_server *ss, const uint8_t *msg, size_t len, 
 
 	bare = p;
 	if (p < end && *p == 'm') {
-		set_err(err, err_len, "client requires an unsupported SCRAM extension");
+		errbuf_set(err, err_len, "client requires an unsupported SCRAM extension");
 		return fail(ss, -EBADMSG);
 	}
 	/* n=<saslname>: PostgreSQL ignores it and uses the startup user. */
 	if (!take_attr(&p, end, 'n', &val, &val_len) || !saslname_ok(val, val_len)) {
-		set_err(err, err_len, MALFORMED "Expected a user name attribute (n=).");
+		errbuf_set(err, err_len, MALFORMED "Expected a user name attribute (n=).");
 		return fail(ss, -EBADMSG);
 	}
 	if (!take_comma(&p, end) || !take_attr(&p, end, 'r', &val, &val_len) || val_len == 0) {
-		set_err(err, err_len, MALFORMED "Expected a nonce attribute (r=).");
+		errbuf_set(err, err_len, MALFORMED "Expected a nonce attribute (r=).");
 		return fail(ss, -EBADMSG);
 	}
 	if (!printable(val, val_len)) {
-		set_err(err, err_len, MALFORMED "non-printable characters in SCRAM nonce");
+		errbuf_set(err, err_len, MALFORMED "non-printable characters in SCRAM nonce");
 		return fail(ss, -EBADMSG);
 	}
 	if (val_len > SCRAM_SERVER_MAX_NONCE) {
-		set_err(err, err_len, MALFORMED "SCRAM nonce longer than %d characters",
-		        SCRAM_SERVER_MAX_NONCE);
+		errbuf_set(err, err_len, MALFORMED "SCRAM nonce longer than %d characters",
+		           SCRAM_SERVER_MAX_NONCE);
 		return fail(ss, -EBADMSG);
 	}
 	if (p != end) {
-		set_err(err, err_len,
-		        MALFORMED "Unsupported attribute after the nonce in "
-		                  "client-first-message.");
+		errbuf_set(err, err_len,
+		           MALFORMED "Unsupported attribute after the nonce in "
+		                     "client-first-message.");
 		return fail(ss, -EBADMSG);
 	}
 	ss->bare_len = (size_t)(end - bare);
@@ -425,22 +417,23 @@ int scram_server_server_first_with_nonce(scram_server *ss, const uint8_t *salt, 
 	if (salt_len == 0 || salt_len > SCRAM_VERIFIER_MAX_SALT || iterations < 1 ||
 	    iterations > SCRAM_VERIFIER_MAX_ITER || nonce_len == 0 ||
 	    nonce_len > SCRAM_SERVER_MAX_OUR_NONCE || !printable(nonce, nonce_len)) {
-		set_err(err, err_len, "SCRAM server-first: salt, iterations or nonce out of range");
+		errbuf_set(err, err_len,
+		           "SCRAM server-first: salt, iterations or nonce out of range");
 		return -EINVAL;
 	}
 	if (scram_verifier_b64_encode(salt, salt_len, salt64, sizeof salt64) < 0) {
-		set_err(err, err_len, "SCRAM: cannot encode the salt");
+		errbuf_set(err, err_len, "SCRAM: cannot encode the salt");
 		return fail(ss, -EIO);
 	}
 	/* Fits: 2 + 256 + 64 + 3 + 88 + 3 + 9 < SCRAM_SERVER_FIRST_MAX */
 	n = snprintf(ss->server_first, sizeof ss->server_first, "r=%.*s%s,s=%s,i=%u",
 	             (int)ss->cnonce_len, ss->bare + ss->cnonce_off, nonce, salt64, iterations);
 	if (n < 0 || (size_t)n >= sizeof ss->server_first) {
-		set_err(err, err_len, "SCRAM server-first: message too long");
+		errbuf_set(err, err_len, "SCRAM server-first: message too long");
 		return fail(ss, -EIO);
 	}
 	if (out_size < (size_t)n) {
-		set_err(err, err_len, "SCRAM server-first: buffer too small");
+		errbuf_set(err, err_len, "SCRAM server-first: buffer too small");
 		return -ENOSPC;
 	}
 	ss->server_first_len = (size_t)n;
@@ -462,7 +455,7 @@ int scram_server_server_first(scram_server *ss, const uint8_t *salt, size_t salt
 	if (RAND_bytes(raw, sizeof raw) != 1 ||
 	    scram_verifier_b64_encode(raw, sizeof raw, nonce, sizeof nonce) < 0) {
 		OPENSSL_cleanse(raw, sizeof raw);
-		set_err(err, err_len, "SCRAM: no random bytes for the nonce");
+		errbuf_set(err, err_len, "SCRAM: no random bytes for the nonce");
 		return ss != NULL ? fail(ss, -EIO) : -EINVAL;
 	}
 	OPENSSL_cleanse(raw, sizeof raw);
@@ -513,47 +506,47 @@ int scram_server_client_final(scram_server *ss, const uint8_t *msg, size_t len, 
 
 	/* c=<base64 of gs2 header and channel binding data> */
 	if (!take_attr(&p, end, 'c', &val, &val_len)) {
-		set_err(err, err_len, MALFORMED "Expected a channel-binding attribute (c=).");
+		errbuf_set(err, err_len, MALFORMED "Expected a channel-binding attribute (c=).");
 		return fail(ss, -EBADMSG);
 	}
 	n = expected_cbind(ss, expect, sizeof expect);
 	if (n < 0) {
-		set_err(err, err_len, "SCRAM: cannot encode the channel binding");
+		errbuf_set(err, err_len, "SCRAM: cannot encode the channel binding");
 		return fail(ss, -EIO);
 	}
 	if (val_len != (size_t)n || memcmp(val, expect, val_len) != 0) {
-		set_err(err, err_len, "%s",
-		        ss->cbind_flag == 'p' ? "SCRAM channel binding check failed"
-		                              : "unexpected SCRAM channel-binding attribute in "
-		                                "client-final-message");
+		errbuf_set(err, err_len, "%s",
+		           ss->cbind_flag == 'p' ? "SCRAM channel binding check failed"
+		                                 : "unexpected SCRAM channel-binding attribute in "
+		                                   "client-final-message");
 		return fail(ss, -EBADMSG);
 	}
 	/* r=<combined nonce> */
 	if (!take_comma(&p, end) || !take_attr(&p, end, 'r', &val, &val_len)) {
-		set_err(err, err_len, MALFORMED "Expected a nonce attribute (r=).");
+		errbuf_set(err, err_len, MALFORMED "Expected a nonce attribute (r=).");
 		return fail(ss, -EBADMSG);
 	}
 	if (val_len != ss->nonce_len || memcmp(val, ss->server_first + 2, val_len) != 0) {
-		set_err(err, err_len, "invalid SCRAM response: Nonce does not match.");
+		errbuf_set(err, err_len, "invalid SCRAM response: Nonce does not match.");
 		return fail(ss, -EBADMSG);
 	}
 	without_proof = (size_t)(p - (const char *)msg);
 	/* p=<proof>: no extension may come before it */
 	if (!take_comma(&p, end) || !take_attr(&p, end, 'p', &val, &val_len)) {
-		set_err(err, err_len,
-		        MALFORMED "Expected the proof attribute (p=) after the nonce; "
-		                  "extensions are not supported.");
+		errbuf_set(err, err_len,
+		           MALFORMED "Expected the proof attribute (p=) after the nonce; "
+		                     "extensions are not supported.");
 		return fail(ss, -EBADMSG);
 	}
 	if (p != end) {
-		set_err(err, err_len,
-		        MALFORMED "Garbage found at the end of client-final-message.");
+		errbuf_set(err, err_len,
+		           MALFORMED "Garbage found at the end of client-final-message.");
 		return fail(ss, -EBADMSG);
 	}
 	n = scram_verifier_b64_decode(val, val_len, proof, sizeof proof);
 	if (n != SCRAM_SERVER_KEY_LEN) {
 		OPENSSL_cleanse(proof, sizeof proof);
-		set_err(err, err_len, MALFORMED "Malformed proof in client-final-message.");
+		errbuf_set(err, err_len, MALFORMED "Malformed proof in client-final-message.");
 		return fail(ss, -EBADMSG);
 	}
 	memcpy(ss->proof, proof, SCRAM_SERVER_KEY_LEN);
@@ -583,7 +576,7 @@ int scram_server_verify(scram_server *ss, const uint8_t stored_key[SCRAM_SERVER_
 	if (ss->state != SCRAM_SERVER_GOT_CLIENT_FINAL)
 		return wrong_state(ss, "proof check", err, err_len);
 	if (out_size < SCRAM_SERVER_FINAL_LEN) {
-		set_err(err, err_len, "SCRAM server-final: buffer too small");
+		errbuf_set(err, err_len, "SCRAM server-final: buffer too small");
 		return -ENOSPC;
 	}
 
@@ -616,8 +609,8 @@ int scram_server_verify(scram_server *ss, const uint8_t stored_key[SCRAM_SERVER_
 	if (!ok || !match) {
 		OPENSSL_cleanse(ck, sizeof ck);
 		OPENSSL_cleanse(v, sizeof v);
-		set_err(err, err_len, "%s",
-		        ok ? "SCRAM proof did not match" : "SCRAM: crypto library failure");
+		errbuf_set(err, err_len, "%s",
+		           ok ? "SCRAM proof did not match" : "SCRAM: crypto library failure");
 		return fail(ss, ok ? -EACCES : -EIO);
 	}
 	if (client_key != NULL)

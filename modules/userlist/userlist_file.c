@@ -29,6 +29,7 @@
 
 #include "secret_kind.h"
 #include "userlist_file.h"
+#include "errbuf.h"
 
 const struct userlist_limits userlist_default_limits = {
         .max_file_size = 256u << 20,
@@ -45,20 +46,6 @@ struct userlist {
 	size_t count;
 	size_t capacity;
 };
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 void userlist_free(struct userlist *ul)
 {
@@ -151,12 +138,12 @@ static int parse_line(struct userlist *ul, const char *name, unsigned int lineno
 	size_t user_len, password_len;
 
 	if ((size_t)(end - p) > lim->max_line_len) {
-		set_err(err, err_size, "%s:%u: line longer than %zu bytes", name, lineno,
-		        lim->max_line_len);
+		errbuf_set(err, err_size, "%s:%u: line longer than %zu bytes", name, lineno,
+		           lim->max_line_len);
 		return -E2BIG;
 	}
 	if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
-		set_err(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
+		errbuf_set(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
 		return -EINVAL;
 	}
 	while (p < end && is_blank(*p))
@@ -164,45 +151,46 @@ static int parse_line(struct userlist *ul, const char *name, unsigned int lineno
 	if (p == end || *p == ';' || *p == '#')
 		return 0;
 	if (*p != '"') {
-		set_err(err, err_size,
-		        "%s:%u: expected a quoted user name (\"user\" \"password\"; comments "
-		        "start with ';' or '#')",
-		        name, lineno);
+		errbuf_set(err, err_size,
+		           "%s:%u: expected a quoted user name (\"user\" \"password\"; comments "
+		           "start with ';' or '#')",
+		           name, lineno);
 		return -EINVAL;
 	}
 	if (!unquote(&p, end, &user, &user_len)) {
-		set_err(err, err_size, "%s:%u: user name has no closing quote", name, lineno);
+		errbuf_set(err, err_size, "%s:%u: user name has no closing quote", name, lineno);
 		return -EINVAL;
 	}
 	if (user_len == 0) {
-		set_err(err, err_size, "%s:%u: empty user name", name, lineno);
+		errbuf_set(err, err_size, "%s:%u: empty user name", name, lineno);
 		return -EINVAL;
 	}
 	if (user_len > lim->max_user_len) {
-		set_err(err, err_size, "%s:%u: user name longer than %zu bytes", name, lineno,
-		        lim->max_user_len);
+		errbuf_set(err, err_size, "%s:%u: user name longer than %zu bytes", name, lineno,
+		           lim->max_user_len);
 		return -E2BIG;
 	}
 	while (p < end && is_blank(*p))
 		p++;
 	if (p == end) {
-		set_err(err, err_size, "%s:%u: no password after user \"%s\"", name, lineno, user);
+		errbuf_set(err, err_size, "%s:%u: no password after user \"%s\"", name, lineno,
+		           user);
 		return -EINVAL;
 	}
 	if (*p != '"') {
-		set_err(err, err_size,
-		        "%s:%u: expected blanks then a quoted password after user \"%s\"", name,
-		        lineno, user);
+		errbuf_set(err, err_size,
+		           "%s:%u: expected blanks then a quoted password after user \"%s\"", name,
+		           lineno, user);
 		return -EINVAL;
 	}
 	if (!unquote(&p, end, &password, &password_len)) {
-		set_err(err, err_size, "%s:%u: password of user \"%s\" has no closing quote", name,
-		        lineno, user);
+		errbuf_set(err, err_size, "%s:%u: password of user \"%s\" has no closing quote",
+		           name, lineno, user);
 		return -EINVAL;
 	}
 	if (password_len > lim->max_password_len) {
-		set_err(err, err_size, "%s:%u: password of user \"%s\" longer than %zu bytes", name,
-		        lineno, user, lim->max_password_len);
+		errbuf_set(err, err_size, "%s:%u: password of user \"%s\" longer than %zu bytes",
+		           name, lineno, user, lim->max_password_len);
 		return -E2BIG;
 	}
 	/* Whatever follows the password is ignored, as PgBouncer does. */
@@ -215,15 +203,15 @@ static int parse_line(struct userlist *ul, const char *name, unsigned int lineno
 
 		e.kind = secret_kind(e.secret, password_len, why, sizeof why);
 		if (e.kind == NULL) {
-			set_err(err, err_size,
-			        "%s:%u: SCRAM verifier of user \"%s\" is invalid: %s", name, lineno,
-			        user, why);
+			errbuf_set(err, err_size,
+			           "%s:%u: SCRAM verifier of user \"%s\" is invalid: %s", name,
+			           lineno, user, why);
 			return -EINVAL;
 		}
 	}
 	if (ul->count >= lim->max_entries) {
-		set_err(err, err_size, "%s:%u: more than %zu entries", name, lineno,
-		        lim->max_entries);
+		errbuf_set(err, err_size, "%s:%u: more than %zu entries", name, lineno,
+		           lim->max_entries);
 		return -E2BIG;
 	}
 	return add_entry(ul, &e);
@@ -257,8 +245,8 @@ static int check_duplicates(const struct userlist *ul, const char *name, char *e
 	}
 	if (dup == NULL)
 		return 0;
-	set_err(err, err_size, "%s:%u: user \"%s\" is already defined at line %u", name, dup->line,
-	        dup->user, first->line);
+	errbuf_set(err, err_size, "%s:%u: user \"%s\" is already defined at line %u", name,
+	           dup->line, dup->user, first->line);
 	return -EINVAL;
 }
 
@@ -276,7 +264,8 @@ static int parse_owned(const char *name, char *buf, size_t len, size_t buf_size,
 	int rc = 0;
 
 	if (len > lim->max_file_size) {
-		set_err(err, err_size, "%s: file larger than %zu bytes", name, lim->max_file_size);
+		errbuf_set(err, err_size, "%s: file larger than %zu bytes", name,
+		           lim->max_file_size);
 		OPENSSL_cleanse(buf, len);
 		free(buf);
 		return -E2BIG;
@@ -285,7 +274,7 @@ static int parse_owned(const char *name, char *buf, size_t len, size_t buf_size,
 	if (ul == NULL) {
 		OPENSSL_cleanse(buf, len);
 		free(buf);
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	ul->text = buf;
@@ -303,12 +292,12 @@ static int parse_owned(const char *name, char *buf, size_t len, size_t buf_size,
 			eol = end;
 		if (lineno == 0xffffffffu) {
 			rc = -E2BIG;
-			set_err(err, err_size, "%s: too many lines", name);
+			errbuf_set(err, err_size, "%s: too many lines", name);
 			goto fail;
 		}
 		rc = parse_line(ul, name, ++lineno, p, eol, lim, err, err_size);
 		if (rc == -ENOMEM)
-			set_err(err, err_size, "%s: out of memory", name);
+			errbuf_set(err, err_size, "%s: out of memory", name);
 		if (rc < 0)
 			goto fail;
 		p = eol + 1;
@@ -336,12 +325,13 @@ int userlist_parse(const char *name, const char *text, size_t len,
 	if (lim == NULL)
 		lim = &userlist_default_limits;
 	if (len > lim->max_file_size) {
-		set_err(err, err_size, "%s: file larger than %zu bytes", name, lim->max_file_size);
+		errbuf_set(err, err_size, "%s: file larger than %zu bytes", name,
+		           lim->max_file_size);
 		return -E2BIG;
 	}
 	buf = malloc(len + 1);
 	if (buf == NULL) {
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	if (len > 0)
@@ -417,23 +407,24 @@ int userlist_load(const char *path, const struct userlist_limits *lim, struct us
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, err_size, "cannot open userlist file %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot open userlist file %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	/* Check the file we opened, not the path: no race with a rename. */
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		set_err(err, err_size, "cannot stat userlist file %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot stat userlist file %s: %s", path, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
-		set_err(err, err_size, "userlist file %s is not a regular file", path);
+		errbuf_set(err, err_size, "userlist file %s is not a regular file", path);
 		goto out;
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH)) != 0) {
 		rc = -EACCES;
-		set_err(err, err_size,
+		errbuf_set(
+		        err, err_size,
 		        "userlist file %s has mode %04o: it holds passwords and must be neither "
 		        "group- or world-writable nor world-readable (chmod 600 or chmod 640 it)",
 		        path, (unsigned int)(st.st_mode & 07777));
@@ -441,14 +432,14 @@ int userlist_load(const char *path, const struct userlist_limits *lim, struct us
 	}
 	if ((unsigned long long)st.st_size > lim->max_file_size) {
 		rc = -E2BIG;
-		set_err(err, err_size, "userlist file %s is larger than %zu bytes", path,
-		        lim->max_file_size);
+		errbuf_set(err, err_size, "userlist file %s is larger than %zu bytes", path,
+		           lim->max_file_size);
 		goto out;
 	}
 	rc = read_all(fd, (size_t)st.st_size, lim->max_file_size, &buf, &len, &buf_size);
 	if (rc < 0) {
-		set_err(err, err_size, "cannot read userlist file %s: %s", path,
-		        rc == -E2BIG ? "file grew too large" : strerror(-rc));
+		errbuf_set(err, err_size, "cannot read userlist file %s: %s", path,
+		           rc == -E2BIG ? "file grew too large" : strerror(-rc));
 		goto out;
 	}
 	rc = parse_owned(path, buf, len, buf_size, lim, out, err, err_size);

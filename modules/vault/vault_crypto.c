@@ -22,6 +22,7 @@
 
 #include "scram_verifier.h"
 #include "vault_lib.h"
+#include "errbuf.h"
 
 #define CHECK_LABEL           "pgsluice master key check v1"
 #define AAD_LABEL             "pgsluice-vault" /* then its NUL, the version byte, the user */
@@ -32,20 +33,6 @@
 #define ENTRY_MIN_RAW         (VAULT_HDR_LEN + VAULT_TAG_LEN)
 #define ENTRY_MAX_RAW         (ENTRY_MIN_RAW + VAULT_MAX_SECRET)
 #define B64_LEN(n)            (((n) + 2) / 3 * 4)
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------ keys */
 
@@ -226,46 +213,46 @@ static int master_line(const char *name, unsigned lineno, const char **w, size_t
 	for (k = 0; k < 3 && !word_is(w[0], wl[0], keys[k]); k++)
 		;
 	if (k == 3) {
-		set_err(err, err_size, "%s:%u: unknown line (expected kdf, salt or check)", name,
-		        lineno);
+		errbuf_set(err, err_size, "%s:%u: unknown line (expected kdf, salt or check)", name,
+		           lineno);
 		return -EINVAL;
 	}
 	if (*seen & (1u << k)) {
-		set_err(err, err_size, "%s:%u: second %s line", name, lineno, keys[k]);
+		errbuf_set(err, err_size, "%s:%u: second %s line", name, lineno, keys[k]);
 		return -EINVAL;
 	}
 	*seen |= 1u << k;
 	switch (k) {
 	case 0:
 		if (nw != 3 || !word_is(w[1], wl[1], MASTER_KDF)) {
-			set_err(err, err_size, "%s:%u: expected \"kdf %s <iterations>\"", name,
-			        lineno, MASTER_KDF);
+			errbuf_set(err, err_size, "%s:%u: expected \"kdf %s <iterations>\"", name,
+			           lineno, MASTER_KDF);
 			return -EINVAL;
 		}
 		if (!parse_u32(w[2], wl[2], &m->iterations) ||
 		    m->iterations > MASTER_MAX_ITERATIONS) {
-			set_err(err, err_size, "%s:%u: iteration count is not a number up to %u",
-			        name, lineno, MASTER_MAX_ITERATIONS);
+			errbuf_set(err, err_size, "%s:%u: iteration count is not a number up to %u",
+			           name, lineno, MASTER_MAX_ITERATIONS);
 			return -EINVAL;
 		}
 		if (m->iterations < VAULT_MASTER_ITERATIONS) {
-			set_err(err, err_size,
-			        "%s:%u: %u iterations are fewer than the %u required", name, lineno,
-			        m->iterations, VAULT_MASTER_ITERATIONS);
+			errbuf_set(err, err_size,
+			           "%s:%u: %u iterations are fewer than the %u required", name,
+			           lineno, m->iterations, VAULT_MASTER_ITERATIONS);
 			return -EINVAL;
 		}
 		return 0;
 	case 1:
 		if (nw != 2 || !decode_exact(w[1], wl[1], m->salt, VAULT_SALT_LEN)) {
-			set_err(err, err_size, "%s:%u: salt is not base64 of %d bytes", name,
-			        lineno, VAULT_SALT_LEN);
+			errbuf_set(err, err_size, "%s:%u: salt is not base64 of %d bytes", name,
+			           lineno, VAULT_SALT_LEN);
 			return -EINVAL;
 		}
 		return 0;
 	default:
 		if (nw != 2 || !decode_exact(w[1], wl[1], m->check, VAULT_CHECK_LEN)) {
-			set_err(err, err_size, "%s:%u: check is not base64 of %d bytes", name,
-			        lineno, VAULT_CHECK_LEN);
+			errbuf_set(err, err_size, "%s:%u: check is not base64 of %d bytes", name,
+			           lineno, VAULT_CHECK_LEN);
 			return -EINVAL;
 		}
 		return 0;
@@ -279,15 +266,15 @@ static int master_header(const char *name, unsigned lineno, const char **w, size
 	uint32_t version;
 
 	if (nw != 2 || !word_is(w[0], wl[0], MASTER_MAGIC) || !parse_u32(w[1], wl[1], &version)) {
-		set_err(err, err_size, "%s:%u: expected \"%s %d\" (is this a master key file?)",
-		        name, lineno, MASTER_MAGIC, VAULT_FORMAT);
+		errbuf_set(err, err_size, "%s:%u: expected \"%s %d\" (is this a master key file?)",
+		           name, lineno, MASTER_MAGIC, VAULT_FORMAT);
 		return -EINVAL;
 	}
 	if (version != VAULT_FORMAT) {
-		set_err(err, err_size,
-		        "%s:%u: master key format version %u is not supported (this build reads "
-		        "%d)",
-		        name, lineno, version, VAULT_FORMAT);
+		errbuf_set(err, err_size,
+		           "%s:%u: master key format version %u is not supported (this build reads "
+		           "%d)",
+		           name, lineno, version, VAULT_FORMAT);
 		return -EINVAL;
 	}
 	return 0;
@@ -301,14 +288,14 @@ int vault_master_parse(const char *text, size_t len, const char *name, struct va
 	bool header = false;
 	int rc = 0;
 
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (m == NULL || (text == NULL && len > 0))
 		return -EINVAL;
 	memset(m, 0, sizeof *m);
 	if (name == NULL)
 		name = "master.key";
 	if (len > VAULT_MAX_FILE) {
-		set_err(err, err_size, "%s: larger than %u bytes", name, VAULT_MAX_FILE);
+		errbuf_set(err, err_size, "%s: larger than %u bytes", name, VAULT_MAX_FILE);
 		return -EFBIG;
 	}
 	while (p < end && rc == 0) {
@@ -320,15 +307,15 @@ int vault_master_parse(const char *text, size_t len, const char *name, struct va
 		p = nl != NULL ? nl + 1 : end;
 		lineno++;
 		if (eol - line > VAULT_MAX_LINE) {
-			set_err(err, err_size, "%s:%u: line longer than %d bytes", name, lineno,
-			        VAULT_MAX_LINE);
+			errbuf_set(err, err_size, "%s:%u: line longer than %d bytes", name, lineno,
+			           VAULT_MAX_LINE);
 			rc = -E2BIG;
 			break;
 		}
 		while (eol > line && eol[-1] == '\r') /* CRLF line ends */
 			eol--;
 		if (memchr(line, '\0', (size_t)(eol - line)) != NULL) {
-			set_err(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
+			errbuf_set(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
 			rc = -EINVAL;
 			break;
 		}
@@ -338,7 +325,7 @@ int vault_master_parse(const char *text, size_t len, const char *name, struct va
 		if (nw == 0)
 			continue;
 		if (nw > 3) {
-			set_err(err, err_size, "%s:%u: too many words", name, lineno);
+			errbuf_set(err, err_size, "%s:%u: too many words", name, lineno);
 			rc = -EINVAL;
 		} else if (!header) {
 			rc = master_header(name, lineno, w, wl, nw, err, err_size);
@@ -348,14 +335,14 @@ int vault_master_parse(const char *text, size_t len, const char *name, struct va
 		}
 	}
 	if (rc == 0 && !header) {
-		set_err(err, err_size, "%s: no \"%s %d\" line (is this a master key file?)", name,
-		        MASTER_MAGIC, VAULT_FORMAT);
+		errbuf_set(err, err_size, "%s: no \"%s %d\" line (is this a master key file?)",
+		           name, MASTER_MAGIC, VAULT_FORMAT);
 		rc = -EINVAL;
 	} else if (rc == 0 && seen != 7) {
-		set_err(err, err_size, "%s: no %s line", name,
-		        !(seen & 1)   ? "kdf"
-		        : !(seen & 2) ? "salt"
-		                      : "check");
+		errbuf_set(err, err_size, "%s: no %s line", name,
+		           !(seen & 1)   ? "kdf"
+		           : !(seen & 2) ? "salt"
+		                         : "check");
 		rc = -EINVAL;
 	}
 	if (rc < 0)
@@ -370,25 +357,25 @@ int vault_user_check(const char *user, char *err, size_t err_size)
 	size_t len;
 
 	if (user == NULL || user[0] == '\0') {
-		set_err(err, err_size, "empty user name");
+		errbuf_set(err, err_size, "empty user name");
 		return -EINVAL;
 	}
 	len = strnlen(user, VAULT_MAX_USER + 1);
 	if (len > VAULT_MAX_USER) {
-		set_err(err, err_size, "user name longer than %d bytes", VAULT_MAX_USER);
+		errbuf_set(err, err_size, "user name longer than %d bytes", VAULT_MAX_USER);
 		return -E2BIG;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)user[i];
 
 		if (c < 0x20 || c == 0x7f) {
-			set_err(err, err_size, "user name contains a control character");
+			errbuf_set(err, err_size, "user name contains a control character");
 			return -EINVAL;
 		}
 	}
 	/* the file format would read such a line as a comment */
 	if (user[0] == '#') {
-		set_err(err, err_size, "user name begins with '#'");
+		errbuf_set(err, err_size, "user name begins with '#'");
 		return -EINVAL;
 	}
 	return 0;

@@ -22,6 +22,7 @@
 #include "scram_verifier.h"
 #include "secret_kind.h"
 #include "vault_lib.h"
+#include "errbuf.h"
 
 #define VAULT_MAGIC    "pgsluice-vault"
 #define B64_LEN(n)     (((n) + 2) / 3 * 4)
@@ -29,20 +30,6 @@
 #define ENTRY_MAX_RAW  (ENTRY_MIN_RAW + VAULT_MAX_SECRET)
 #define ENTRY_MIN_TEXT B64_LEN(ENTRY_MIN_RAW)
 #define ENTRY_MAX_TEXT B64_LEN(ENTRY_MAX_RAW)
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------ lines */
 
@@ -139,21 +126,21 @@ static int parse_header(const char *p, const char *end, const char *name, unsign
 	if (p == d || p != end)
 		goto bad;
 	if (version > VAULT_FORMAT) {
-		set_err(err, err_size,
-		        "%s:%u: vault format version %lu is newer than this build reads (%d)", name,
-		        lineno, version, VAULT_FORMAT);
+		errbuf_set(err, err_size,
+		           "%s:%u: vault format version %lu is newer than this build reads (%d)",
+		           name, lineno, version, VAULT_FORMAT);
 		return -EINVAL;
 	}
 	if (version != VAULT_FORMAT) {
-		set_err(err, err_size,
-		        "%s:%u: vault format version %lu is not supported (this build reads %d)",
-		        name, lineno, version, VAULT_FORMAT);
+		errbuf_set(err, err_size,
+		           "%s:%u: vault format version %lu is not supported (this build reads %d)",
+		           name, lineno, version, VAULT_FORMAT);
 		return -EINVAL;
 	}
 	return 0;
 bad:
-	set_err(err, err_size, "%s:%u: expected \"%s %d\" (is this a vault file?)", name, lineno,
-	        VAULT_MAGIC, VAULT_FORMAT);
+	errbuf_set(err, err_size, "%s:%u: expected \"%s %d\" (is this a vault file?)", name, lineno,
+	           VAULT_MAGIC, VAULT_FORMAT);
 	return -EINVAL;
 }
 
@@ -173,30 +160,30 @@ static int parse_entry(struct vault_file *vf, const char *p, const char *end, un
 		}
 	}
 	if (colon == NULL) {
-		set_err(err, err_size, "%s:%u: expected \"user:entry\"", vf->name, lineno);
+		errbuf_set(err, err_size, "%s:%u: expected \"user:entry\"", vf->name, lineno);
 		return -EINVAL;
 	}
 	user_len = (size_t)(colon - p);
 	if (user_len > VAULT_MAX_USER) {
-		set_err(err, err_size, "%s:%u: user name longer than %d bytes", vf->name, lineno,
-		        VAULT_MAX_USER);
+		errbuf_set(err, err_size, "%s:%u: user name longer than %d bytes", vf->name, lineno,
+		           VAULT_MAX_USER);
 		return -E2BIG;
 	}
 	memcpy(user, p, user_len);
 	user[user_len] = '\0';
 	rc = vault_user_check(user, why, sizeof why);
 	if (rc < 0) {
-		set_err(err, err_size, "%s:%u: %s", vf->name, lineno, why);
+		errbuf_set(err, err_size, "%s:%u: %s", vf->name, lineno, why);
 		return rc;
 	}
 	if (vf->nentries >= VAULT_MAX_ENTRIES) {
-		set_err(err, err_size, "%s:%u: more than %d entries", vf->name, lineno,
-		        VAULT_MAX_ENTRIES);
+		errbuf_set(err, err_size, "%s:%u: more than %d entries", vf->name, lineno,
+		           VAULT_MAX_ENTRIES);
 		return -E2BIG;
 	}
 	reason = entry_problem(colon + 1, (size_t)(end - colon - 1));
 	if (reason != NULL) {
-		set_err(err, err_size, "%s:%u: user \"%s\": %s", vf->name, lineno, user, reason);
+		errbuf_set(err, err_size, "%s:%u: user \"%s\": %s", vf->name, lineno, user, reason);
 		return -EINVAL;
 	}
 	return add_line(vf, lineno, NULL, 0, user, user_len, colon + 1, (size_t)(end - colon - 1));
@@ -240,8 +227,8 @@ static int check_duplicates(const struct vault_file *vf, char *err, size_t err_s
 	free(v);
 	if (dup == NULL)
 		return 0;
-	set_err(err, err_size, "%s:%u: user \"%s\" is already defined at line %u", vf->name,
-	        dup->lineno, dup->user, first->lineno);
+	errbuf_set(err, err_size, "%s:%u: user \"%s\" is already defined at line %u", vf->name,
+	           dup->lineno, dup->user, first->lineno);
 	return -EINVAL;
 }
 
@@ -254,7 +241,7 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 	unsigned lineno = 0;
 	int rc = 0;
 
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
@@ -263,7 +250,7 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 	if (name == NULL)
 		name = "vault";
 	if (len > VAULT_MAX_FILE) {
-		set_err(err, err_size, "%s: larger than %u bytes", name, VAULT_MAX_FILE);
+		errbuf_set(err, err_size, "%s: larger than %u bytes", name, VAULT_MAX_FILE);
 		return -EFBIG;
 	}
 	vf = calloc(1, sizeof *vf);
@@ -271,7 +258,7 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 		vf->name = strdup(name);
 	if (vf == NULL || vf->name == NULL) {
 		free(vf);
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	while (p < end && rc == 0) {
@@ -281,8 +268,8 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 		p = nl != NULL ? nl + 1 : end;
 		lineno++;
 		if (eol - line > VAULT_MAX_LINE) {
-			set_err(err, err_size, "%s:%u: line longer than %d bytes", name, lineno,
-			        VAULT_MAX_LINE);
+			errbuf_set(err, err_size, "%s:%u: line longer than %d bytes", name, lineno,
+			           VAULT_MAX_LINE);
 			rc = -E2BIG;
 			break;
 		}
@@ -291,7 +278,7 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 		while (eol > line && eol[-1] == '\r')
 			eol--;
 		if (memchr(line, '\0', (size_t)(eol - line)) != NULL) {
-			set_err(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
+			errbuf_set(err, err_size, "%s:%u: NUL byte in the line", name, lineno);
 			rc = -EINVAL;
 			break;
 		}
@@ -310,14 +297,14 @@ int vault_file_parse(const char *text, size_t len, const char *name, struct vaul
 		}
 	}
 	if (rc == 0 && !header) {
-		set_err(err, err_size, "%s: no \"%s %d\" line (is this a vault file?)", name,
-		        VAULT_MAGIC, VAULT_FORMAT);
+		errbuf_set(err, err_size, "%s: no \"%s %d\" line (is this a vault file?)", name,
+		           VAULT_MAGIC, VAULT_FORMAT);
 		rc = -EINVAL;
 	}
 	if (rc == 0)
 		rc = check_duplicates(vf, err, err_size);
 	if (rc == -ENOMEM)
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 	if (rc < 0) {
 		vault_file_free(vf);
 		return rc;
@@ -465,7 +452,7 @@ int vault_file_save(const struct vault_file *vf, const char *path, char *err, si
 	int rc = vault_file_format(vf, &text, &len);
 
 	if (rc < 0) {
-		set_err(err, err_size, "%s: cannot format the vault: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "%s: cannot format the vault: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = vault_write_private(path, text, len, false, err, err_size);
@@ -509,27 +496,27 @@ static int table_add(struct vault_table *t, const char *name, const struct vault
 
 	rc = vault_entry_open(mk, l->user, l->entry, strlen(l->entry), secret, sizeof secret, &len);
 	if (rc == -EBADMSG) {
-		set_err(err, err_size,
-		        "%s:%u: user \"%s\": entry does not decrypt (wrong master key, or an "
-		        "entry changed or moved from another user)",
-		        name, l->lineno, l->user);
+		errbuf_set(err, err_size,
+		           "%s:%u: user \"%s\": entry does not decrypt (wrong master key, or an "
+		           "entry changed or moved from another user)",
+		           name, l->lineno, l->user);
 		goto out;
 	}
 	if (rc < 0) {
-		set_err(err, err_size, "%s:%u: user \"%s\": cannot decrypt: %s", name, l->lineno,
-		        l->user, strerror(-rc));
+		errbuf_set(err, err_size, "%s:%u: user \"%s\": cannot decrypt: %s", name, l->lineno,
+		           l->user, strerror(-rc));
 		goto out;
 	}
 	if (memchr(secret, '\0', len) != NULL) {
-		set_err(err, err_size, "%s:%u: user \"%s\": secret contains a NUL byte", name,
-		        l->lineno, l->user);
+		errbuf_set(err, err_size, "%s:%u: user \"%s\": secret contains a NUL byte", name,
+		           l->lineno, l->user);
 		rc = -EINVAL;
 		goto out;
 	}
 	e->kind = secret_kind(secret, len, why, sizeof why);
 	if (e->kind == NULL) {
-		set_err(err, err_size, "%s:%u: user \"%s\": broken secret: %s", name, l->lineno,
-		        l->user, why);
+		errbuf_set(err, err_size, "%s:%u: user \"%s\": broken secret: %s", name, l->lineno,
+		           l->user, why);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -539,7 +526,7 @@ static int table_add(struct vault_table *t, const char *name, const struct vault
 		free(e->user);
 		free(e->secret);
 		memset(e, 0, sizeof *e);
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -573,7 +560,7 @@ int vault_table_from_text(const char *text, size_t len, const char *name,
 	    (t->e = calloc(vf->nentries > 0 ? vf->nentries : 1, sizeof *t->e)) == NULL) {
 		free(t);
 		vault_file_free(vf);
-		set_err(err, err_size, "%s: out of memory", name);
+		errbuf_set(err, err_size, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < vf->nlines && rc == 0; i++)

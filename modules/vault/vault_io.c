@@ -29,24 +29,11 @@
 #include <openssl/rand.h>
 
 #include "vault_lib.h"
+#include "errbuf.h"
 
 #define MASTER_MAX_FILE   65536u /* bytes of a master.key (a few hundred in practice) */
 #define PASSFILE_MAX_FILE 65536u /* bytes of a passphrase file; only line 1 is used */
 #define TMP_TRIES         16
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------ private files */
 
@@ -57,23 +44,23 @@ int vault_check_private(int fd, const char *path, char *err, size_t err_size)
 
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		set_err(err, err_size, "cannot stat %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot stat %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(err, err_size, "%s: not a regular file", path);
+		errbuf_set(err, err_size, "%s: not a regular file", path);
 		return -EPERM;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		set_err(err, err_size,
-		        "%s: owned by uid %u, neither uid %u (this process) nor root", path,
-		        (unsigned)st.st_uid, (unsigned)geteuid());
+		errbuf_set(err, err_size,
+		           "%s: owned by uid %u, neither uid %u (this process) nor root", path,
+		           (unsigned)st.st_uid, (unsigned)geteuid());
 		return -EPERM;
 	}
 	if ((st.st_mode & 077) != 0) {
-		set_err(err, err_size,
-		        "%s: permissions %04o allow group or other access (chmod 600 it)", path,
-		        (unsigned)(st.st_mode & 07777));
+		errbuf_set(err, err_size,
+		           "%s: permissions %04o allow group or other access (chmod 600 it)", path,
+		           (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
 	return 0;
@@ -156,16 +143,17 @@ int vault_read_private(const char *path, size_t max, char **buf, size_t *len, ch
 
 	*buf = NULL;
 	*len = 0;
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (path == NULL || max >= SIZE_MAX / 2) {
-		set_err(err, err_size, "vault_read_private: no path, or a limit of %zu bytes", max);
+		errbuf_set(err, err_size, "vault_read_private: no path, or a limit of %zu bytes",
+		           max);
 		return -EINVAL;
 	}
 	/* O_NONBLOCK: a FIFO put in the file's place must not hang the open */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, err_size, "cannot open %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot open %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = vault_check_private(fd, path, err, err_size);
@@ -173,19 +161,19 @@ int vault_read_private(const char *path, size_t max, char **buf, size_t *len, ch
 		goto out;
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		set_err(err, err_size, "cannot stat %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot stat %s: %s", path, strerror(-rc));
 		goto out;
 	}
 	if ((unsigned long long)st.st_size > max) {
-		set_err(err, err_size, "%s: larger than %zu bytes", path, max);
+		errbuf_set(err, err_size, "%s: larger than %zu bytes", path, max);
 		rc = -EFBIG;
 		goto out;
 	}
 	rc = read_fd(fd, (size_t)st.st_size, max, buf, len);
 	if (rc == -EFBIG)
-		set_err(err, err_size, "%s: grew larger than %zu bytes while read", path, max);
+		errbuf_set(err, err_size, "%s: grew larger than %zu bytes while read", path, max);
 	else if (rc < 0)
-		set_err(err, err_size, "cannot read %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot read %s: %s", path, strerror(-rc));
 out:
 	close(fd);
 	return rc;
@@ -270,20 +258,20 @@ int vault_write_private(const char *path, const void *data, size_t len, bool exc
 	size_t dir_len;
 	int fd, rc;
 
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (path == NULL || (data == NULL && len > 0)) {
-		set_err(err, err_size, "vault_write_private: no path or no data");
+		errbuf_set(err, err_size, "vault_write_private: no path or no data");
 		return -EINVAL;
 	}
 	slash = strrchr(path, '/');
 	base = slash != NULL ? slash + 1 : path;
 	dir_len = (size_t)(base - path);
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-		set_err(err, err_size, "%s: not a file name", path);
+		errbuf_set(err, err_size, "%s: not a file name", path);
 		return -EINVAL;
 	}
 	if (strlen(path) + 16 >= sizeof tmp) {
-		set_err(err, err_size, "%s: path too long", path);
+		errbuf_set(err, err_size, "%s: path too long", path);
 		return -ENAMETOOLONG;
 	}
 	if (dir_len == 0)
@@ -293,8 +281,8 @@ int vault_write_private(const char *path, const void *data, size_t len, bool exc
 
 	fd = create_tmp(path, dir_len, base, tmp, sizeof tmp);
 	if (fd < 0) {
-		set_err(err, err_size, "cannot create a temporary file in %s: %s", dir,
-		        strerror(-fd));
+		errbuf_set(err, err_size, "cannot create a temporary file in %s: %s", dir,
+		           strerror(-fd));
 		return fd;
 	}
 	/* fchmod: a umask cannot widen 0600, but be explicit about the mode */
@@ -306,7 +294,7 @@ int vault_write_private(const char *path, const void *data, size_t len, bool exc
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0) {
-		set_err(err, err_size, "cannot write %s: %s", tmp, strerror(-rc));
+		errbuf_set(err, err_size, "cannot write %s: %s", tmp, strerror(-rc));
 		unlink(tmp);
 		return rc;
 	}
@@ -320,17 +308,17 @@ int vault_write_private(const char *path, const void *data, size_t len, bool exc
 			unlink(tmp);
 	}
 	if (rc == -EEXIST) {
-		set_err(err, err_size, "%s already exists", path);
+		errbuf_set(err, err_size, "%s already exists", path);
 		return rc;
 	}
 	if (rc < 0) {
-		set_err(err, err_size, "cannot create %s: %s", path, strerror(-rc));
+		errbuf_set(err, err_size, "cannot create %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = sync_dir(dir);
 	if (rc < 0)
-		set_err(err, err_size, "%s written, but syncing directory %s failed: %s", path, dir,
-		        strerror(-rc));
+		errbuf_set(err, err_size, "%s written, but syncing directory %s failed: %s", path,
+		           dir, strerror(-rc));
 	return rc;
 }
 
@@ -359,16 +347,16 @@ static int take_passphrase(const char *src, size_t n, const char *what, char *bu
                            char *err, size_t err_size)
 {
 	if (n == 0) {
-		set_err(err, err_size, "%s: the passphrase is empty", what);
+		errbuf_set(err, err_size, "%s: the passphrase is empty", what);
 		return -EINVAL;
 	}
 	if (n > VAULT_MAX_PASSPHRASE) {
-		set_err(err, err_size, "%s: the passphrase is longer than %d bytes", what,
-		        VAULT_MAX_PASSPHRASE);
+		errbuf_set(err, err_size, "%s: the passphrase is longer than %d bytes", what,
+		           VAULT_MAX_PASSPHRASE);
 		return -EINVAL;
 	}
 	if (memchr(src, '\0', n) != NULL) {
-		set_err(err, err_size, "%s: the passphrase contains a NUL byte", what);
+		errbuf_set(err, err_size, "%s: the passphrase contains a NUL byte", what);
 		return -EINVAL;
 	}
 	if (src != buf)
@@ -385,13 +373,13 @@ int vault_passphrase(const char *file, const char *prompt, char *buf, size_t buf
 	char what[PATH_MAX + 32];
 	int rc;
 
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (len == NULL)
 		return -EINVAL;
 	*len = 0;
 	if (buf == NULL || buf_size < VAULT_MAX_PASSPHRASE + 1) {
-		set_err(err, err_size, "passphrase buffer smaller than %d bytes",
-		        VAULT_MAX_PASSPHRASE + 1);
+		errbuf_set(err, err_size, "passphrase buffer smaller than %d bytes",
+		           VAULT_MAX_PASSPHRASE + 1);
 		return -EINVAL;
 	}
 	buf[0] = '\0';
@@ -418,13 +406,14 @@ int vault_passphrase(const char *file, const char *prompt, char *buf, size_t buf
 		                       "environment variable " VAULT_ENV_PASSPHRASE, buf, len, err,
 		                       err_size);
 	if (prompt == NULL) {
-		set_err(err, err_size, "no passphrase: give a passphrase file or set %s",
-		        VAULT_ENV_PASSPHRASE);
+		errbuf_set(err, err_size, "no passphrase: give a passphrase file or set %s",
+		           VAULT_ENV_PASSPHRASE);
 		return -ENOENT;
 	}
 	rc = vault_tty_read(prompt, buf, buf_size, len, err, err_size);
 	if (rc == -ENXIO) {
-		set_err(err, err_size,
+		errbuf_set(
+		        err, err_size,
 		        "no passphrase: no passphrase file, %s is not set and there is no terminal",
 		        VAULT_ENV_PASSPHRASE);
 		return -ENOENT;
@@ -452,18 +441,18 @@ int vault_tty_read(const char *prompt, char *buf, size_t buf_size, size_t *len, 
 	size_t n = 0;
 	int fd, rc = 0;
 
-	set_err(err, err_size, "%s", "");
+	errbuf_set(err, err_size, "%s", "");
 	if (len == NULL || buf == NULL || buf_size < 2)
 		return -EINVAL;
 	*len = 0;
 	buf[0] = '\0';
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, err_size, "no terminal: /dev/tty: %s", strerror(errno));
+		errbuf_set(err, err_size, "no terminal: /dev/tty: %s", strerror(errno));
 		return -ENXIO;
 	}
 	if (tcgetattr(fd, &old) < 0) {
-		set_err(err, err_size, "no terminal: /dev/tty: %s", strerror(errno));
+		errbuf_set(err, err_size, "no terminal: /dev/tty: %s", strerror(errno));
 		close(fd);
 		return -ENXIO;
 	}
@@ -472,14 +461,15 @@ int vault_tty_read(const char *prompt, char *buf, size_t buf_size, size_t *len, 
 	quiet.c_lflag |= ICANON | ECHONL; /* the Enter is still echoed */
 	/* echo off before the prompt shows: nothing typed after it is echoed */
 	if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
-		set_err(err, err_size, "cannot turn off the terminal's echo: %s", strerror(errno));
+		errbuf_set(err, err_size, "cannot turn off the terminal's echo: %s",
+		           strerror(errno));
 		tty_restore(fd, &old); /* tcsetattr may have applied part of it */
 		close(fd);
 		return -EIO;
 	}
 	rc = prompt != NULL ? write_all(fd, prompt, strlen(prompt)) : 0;
 	if (rc < 0) {
-		set_err(err, err_size, "cannot write to the terminal: %s", strerror(-rc));
+		errbuf_set(err, err_size, "cannot write to the terminal: %s", strerror(-rc));
 		tty_restore(fd, &old);
 		close(fd);
 		return -EIO;
@@ -511,10 +501,10 @@ int vault_tty_read(const char *prompt, char *buf, size_t buf_size, size_t *len, 
 		(void)write_all(fd, "\n", 1); /* ECHONL did not echo one */
 	close(fd);
 	if (rc == 0 && too_long) {
-		set_err(err, err_size, "the line typed is longer than %zu bytes", buf_size - 1);
+		errbuf_set(err, err_size, "the line typed is longer than %zu bytes", buf_size - 1);
 		rc = -EINVAL;
 	} else if (rc < 0) {
-		set_err(err, err_size, "cannot read from the terminal: %s", strerror(-rc));
+		errbuf_set(err, err_size, "cannot read from the terminal: %s", strerror(-rc));
 	}
 	if (rc < 0) {
 		OPENSSL_cleanse(buf, buf_size);

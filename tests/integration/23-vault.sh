@@ -31,6 +31,8 @@ check "add scramuser to the frontend vault" adm user add -f "$V/frontend.vault" 
 setpw 'md5 front é'
 check "add md5user to the frontend vault as a SCRAM verifier" \
   adm user add -f "$V/frontend.vault" -U md5user --password-file "$PWF" --scram
+setpw 'admin pw'
+check "add an admin to the admins vault (--scram)" adm user add -f "$V/admins.vault" -U opsadmin --password-file "$PWF" --scram
 rm -f "$PWF"
 check_eq "vault files are mode 600" "600 600 600" \
   "$(stat -c %a "$V/master.key" "$V/users.vault" "$V/frontend.vault" | tr '\n' ' ' | sed 's/ $//')"
@@ -39,7 +41,8 @@ check_eq "no password in clear text in the vault files" "" \
 
 S_MODULES="vault = { path = \"vault.so\"; master_key = \"$V/master.key\";
     master_key_passphrase_file = \"$V/passphrase\";
-    users = \"$V/users.vault\"; frontend_users = \"$V/frontend.vault\"; };"
+    users = \"$V/users.vault\"; frontend_users = \"$V/frontend.vault\";
+    admins = \"$V/admins.vault\"; };"
 S_AUTH='auth = { default_chain = ( { use = "scram"; control = "required"; } ); };'
 pool='server = "main"; mode = "transaction"; max_size = 4;'
 S_POOLS_PRE="
@@ -51,6 +54,7 @@ log=$(cat "$S_LOG")
 check_match "the master key is unlocked once, its time logged" 'vault: master key .*master.key unlocked in [0-9]+ ms' "$log"
 check_match "the users vault is loaded" 'users.vault: 2 users' "$log"
 check_match "the frontend vault is loaded" 'frontend.vault: 2 users' "$log"
+check_match "the admins vault is loaded and decrypted (1 SCRAM verifier)" 'admins.vault: 1 users \(0 plain, 0 md5, 1 scram-sha-256\)' "$log"
 
 # ---- security = vault: the vault's password on both sides
 check_eq "vault model: scramuser logs in with the vault's password" "scramuser" \
