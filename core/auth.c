@@ -25,7 +25,11 @@
 /* PostgreSQL's wording at the end of pg_hba.conf messages. */
 static const char *encryption_state(const struct client *cl)
 {
-	return cl->c.tp != NULL && !cl->c.tp->handshaking ? "SSL encryption" : "no encryption";
+	const char *kind = transport_kind_name(&cl->c);
+
+	return strcmp(kind, "gss") == 0   ? "GSS encryption"
+	       : strcmp(kind, "tls") == 0 ? "SSL encryption"
+	                                  : "no encryption";
 }
 
 /*

@@ -252,7 +252,18 @@ static void send_welcome(struct client *cl, const struct param_set *ps)
 		client_close(cl, "could not send the welcome");
 		return;
 	}
-	if (cl->gen->cfg->log_connections && cl->c.tp != NULL)
+	if (cl->gen->cfg->log_connections && cl->c.tp != NULL &&
+	    strcmp(transport_kind_name(&cl->c), "gss") == 0) {
+		const char *p = transport_fact(&cl->c, "gss_principal");
+
+		/* PostgreSQL's wording; authenticated: the gss method accepted it */
+		cl_log(PGS_LOG_INFO, cl,
+		       "connection authorized: user=%s database=%s worker=%d GSS "
+		       "(authenticated=%s, encrypted=yes, principal=%s)",
+		       cl->sp.user, cl->sp.database, cl->c.w->index,
+		       p && cl->authn_id && strcmp(p, cl->authn_id) == 0 ? "yes" : "no",
+		       p ? p : "?");
+	} else if (cl->gen->cfg->log_connections && cl->c.tp != NULL)
 		cl_log(PGS_LOG_INFO, cl,
 		       "connection authorized: user=%s database=%s worker=%d SSL enabled "
 		       "(protocol=%s, cipher=%s)",
@@ -591,7 +602,7 @@ void client_sweep(struct worker *w)
 	}
 }
 
-void client_defer_done(struct worker *w, uint64_t conn_id)
+bool client_defer_done(struct worker *w, uint64_t conn_id)
 {
 	struct list *n;
 
@@ -601,7 +612,7 @@ void client_defer_done(struct worker *w, uint64_t conn_id)
 		if (cl->c.id == conn_id) {
 			cl->defer_inflight = false;
 			auth_resume(cl);
-			return;
+			return true;
 		}
 	}
 	/* The client left while its job ran: finish closing it now. */
@@ -613,9 +624,10 @@ void client_defer_done(struct worker *w, uint64_t conn_id)
 			auth_conn_free(cl);
 			list_del(&cl->c.wlink);
 			list_add_tail(&w->dead, &cl->c.wlink);
-			return;
+			return true;
 		}
 	}
+	return false;
 }
 
 struct client *client_find_by_cancel_key(struct worker *w, uint32_t pid, uint32_t key)

@@ -49,7 +49,7 @@ void client_resume(struct client *cl);
 void client_sweep(struct worker *w);
 
 /* A deferred auth job of connection conn_id finished (on its worker). */
-void client_defer_done(struct worker *w, uint64_t conn_id);
+bool client_defer_done(struct worker *w, uint64_t conn_id);
 
 /* Cancel requests: the client with our key (pid, key) on worker w. */
 struct client *client_find_by_cancel_key(struct worker *w, uint32_t pid, uint32_t key);

@@ -56,15 +56,52 @@ static void start_tls(struct client *cl)
 	}
 }
 
-/* The TLS handshake in CL_STARTUP: true when done (read on). */
+/* GSSENCRequest: 'G' and GSS context establishment when a transport
+ * module of kind "gss" is loaded and has an acceptor keytab (its conn_new
+ * says -ENOENT otherwise), else 'N'.  The transport is set up before the
+ * answer, so a 'G' is never taken back. */
+static void start_gss(struct client *cl)
+{
+	const struct mod_instance *mi = transport_find(cl->gen->mods, "gss");
+	char err[256];
+	int rc;
+
+	if (mi == NULL || cl->is_unix) {
+		if (io_send(&cl->c, "N", 1) < 0)
+			client_close(cl, "client went away");
+		return;
+	}
+	if (cl->c.rbuf != NULL && cl->c.rbuf->end != cl->c.rbuf->start) {
+		client_fail(cl, "08P01",
+		            "received unencrypted data after GSSAPI encryption request");
+		return;
+	}
+	rc = transport_start(&cl->c, mi, err, sizeof err);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			log_warn("%s: %s", cl->remote_addr, err);
+		if (io_send(&cl->c, "N", 1) < 0)
+			client_close(cl, "client went away");
+		return;
+	}
+	/* the transport is on: this byte must go around it */
+	if (send(cl->c.fd, "G", 1, MSG_NOSIGNAL) != 1)
+		client_close(cl, "could not answer the GSSAPI encryption request");
+}
+
+/* The TLS or GSS handshake in CL_STARTUP: true when done (read on). */
 static bool handshake(struct client *cl)
 {
 	const char *detail = NULL;
 	int rc = transport_handshake(&cl->c, &detail);
 
-	if (rc < 0) {
-		log_info("TLS handshake with %s:%s failed: %s", cl->remote_addr, cl->remote_port,
-		         detail ? detail : "?");
+	if (rc < 0 || rc == 2) {
+		log_info("%s handshake with %s:%s failed: %s",
+		         cl->negotiated_gss && !cl->negotiated_ssl ? "GSSAPI encryption" : "TLS",
+		         cl->remote_addr, cl->remote_port,
+		         rc == 2  ? "the module deferred work, which clients do not support"
+		         : detail ? detail
+		                  : "?");
 		client_close(cl, NULL);
 		return false;
 	}
@@ -88,7 +125,9 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 		bool *tried = sp.kind == STARTUP_SSL_REQUEST ? &cl->negotiated_ssl
 		                                             : &cl->negotiated_gss;
 
-		if (*tried) {
+		if (*tried || cl->c.tp != NULL) {
+			/* a second request, or any request inside an encrypted
+			 * channel (PostgreSQL refuses both) */
 			client_fail(cl, "08P01", "invalid startup packet layout: repeated %s",
 			            sp.kind == STARTUP_SSL_REQUEST ? "SSLRequest"
 			                                           : "GSSENCRequest");
@@ -97,8 +136,8 @@ static void handle_startup_packet(struct client *cl, const uint8_t *pkt, uint32_
 		*tried = true;
 		if (sp.kind == STARTUP_SSL_REQUEST)
 			start_tls(cl);
-		else if (io_send(&cl->c, "N", 1) < 0) /* "go on unencrypted" */
-			client_close(cl, "client went away");
+		else
+			start_gss(cl);
 		return;
 	}
 	case STARTUP_CANCEL_REQUEST:

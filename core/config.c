@@ -41,6 +41,8 @@ void cfg_free_server(struct cfg_server *s)
 	free(s->sslcert);
 	free(s->sslkey);
 	free(s->sslcrl);
+	free(s->gssencmode);
+	free(s->krbsrvname);
 	free(s->where);
 }
 

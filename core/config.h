@@ -72,6 +72,9 @@ struct cfg_server {
 	/* TLS towards this server (libpq's meanings); paths absolute */
 	char *sslmode; /* disable, allow, prefer (default), require, verify-ca, verify-full */
 	char *sslrootcert, *sslcert, *sslkey, *sslcrl;
+	/* GSS encryption towards this server: disable (default), prefer, require;
+	 * krbsrvname: the server's Kerberos service name (default "postgres") */
+	char *gssencmode, *krbsrvname;
 	char *where;
 };
 

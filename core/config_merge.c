@@ -248,10 +248,42 @@ static void server_tls(struct loader *ld, const config_setting_t *g, int idx,
 		cfg_err_at(ld, m, "servers[%d].sslmode: %s needs sslrootcert", idx, srv->sslmode);
 }
 
+/* gssencmode and krbsrvname of servers[idx] (libpq's meanings; the
+ * default gssencmode is disable: GSS encryption costs CPU on every
+ * message, so a pool asks for it explicitly). */
+static void server_gss(struct loader *ld, const config_setting_t *g, int idx,
+                       struct cfg_server *srv)
+{
+	const config_setting_t *m = config_setting_get_member(g, "gssencmode");
+	const config_setting_t *k = config_setting_get_member(g, "krbsrvname");
+	const char *v = "disable";
+	char sp[64], b[SHOW_MAX + 8];
+
+	snprintf(sp, sizeof(sp), "servers[%d].gssencmode", idx);
+	if (m != NULL && cfg_get_nonempty(ld, m, sp, &v) && strcmp(v, "disable") != 0 &&
+	    strcmp(v, "prefer") != 0 && strcmp(v, "require") != 0) {
+		cfg_err_at(ld, m, "%s: unknown gssencmode %s (expected disable, prefer or require)",
+		           sp, cfg_show(b, sizeof(b), v));
+		v = "disable";
+	}
+	srv->gssencmode = cfg_dup_str(ld, v);
+	v = "postgres";
+	snprintf(sp, sizeof(sp), "servers[%d].krbsrvname", idx);
+	if (k != NULL && cfg_get_nonempty(ld, k, sp, &v) &&
+	    (strlen(v) > 63 || strpbrk(v, "/@") != NULL)) {
+		cfg_err_at(ld, k,
+		           "%s: invalid Kerberos service name %s (1 to 63 characters, no / or @)",
+		           sp, cfg_show(b, sizeof(b), v));
+		v = "postgres";
+	}
+	srv->krbsrvname = cfg_dup_str(ld, v);
+}
+
 static void merge_servers(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = {"name",    "host",   "port",   "sslmode", "sslrootcert",
-	                                   "sslcert", "sslkey", "sslcrl", NULL};
+	static const char *const keys[] = {"name",        "host",       "port",   "sslmode",
+	                                   "sslrootcert", "sslcert",    "sslkey", "sslcrl",
+	                                   "gssencmode",  "krbsrvname", NULL};
 	struct pgs_config *cfg = ld->cfg;
 	int i, j, n;
 
@@ -329,6 +361,7 @@ static void merge_servers(struct loader *ld, const config_setting_t *s)
 		srv.host = cfg_dup_str(ld, host);
 		srv.port = port;
 		server_tls(ld, g, i, &srv);
+		server_gss(ld, g, i, &srv);
 		srv.where = cfg_where_of(ld, g);
 		for (k = 0; k < cfg->nservers; k++)
 			if (cfg_streq(cfg->servers[k].name, name))

@@ -140,7 +140,9 @@ struct server {
 	bool close_when_done; /* drop instead of returning it to the pool */
 	uint32_t in_remain;   /* bytes of the current message still to come */
 	int connect_errno;    /* a connect() that failed at once */
-	uint8_t tls_phase;    /* in SV_CONNECTING: 1 SSLRequest sent, 2 handshaking */
+	uint8_t nego_phase;   /* in SV_CONNECTING: GSS/TLS negotiation (server_nego.c) */
+	bool defer_inflight;  /* a module's deferred job runs for this server */
+	uint32_t auth_code;   /* the request a deferred backend step answers */
 	struct mod_instance *auth_mod;
 	void *auth_state;
 	bool auth_active;

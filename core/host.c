@@ -107,6 +107,10 @@ static const char *server_tls_param(const struct server *sv, const char *name)
 		return s->sslcrl;
 	if (strcmp(name, "server_host") == 0)
 		return s->host;
+	if (strcmp(name, "gssencmode") == 0)
+		return s->gssencmode;
+	if (strcmp(name, "krbsrvname") == 0)
+		return s->krbsrvname;
 	return NULL;
 }
 
@@ -126,9 +130,11 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 		if (strcmp(name, "remote_port") == 0)
 			return cl->is_unix ? NULL : cl->remote_port;
 		if (strcmp(name, "transport") == 0)
-			return cl->is_unix                                  ? "unix"
-			       : cl->c.tp != NULL && !cl->c.tp->handshaking ? "tls"
-			                                                    : "tcp";
+			return cl->is_unix ? "unix" : transport_kind_name(&cl->c);
+		if (strcmp(name, "gss_principal") == 0)
+			return strcmp(transport_kind_name(&cl->c), "gss") == 0
+			               ? transport_fact(&cl->c, "gss_principal")
+			               : NULL;
 		if (strcmp(name, "authn_id") == 0)
 			return cl->authn_id;
 		if (strcmp(name, "peer_uid") == 0)
@@ -148,7 +154,7 @@ static const char *h_conn_param(const pgs_conn *conn, const char *name)
 		if (strcmp(name, "transport") == 0)
 			return sv->gen->addrs[sv->pcfg->server_index].ss.ss_family == AF_UNIX
 			               ? "unix"
-			               : "tcp";
+			               : transport_kind_name(&sv->c);
 		if (strcmp(name, "security") == 0)
 			return cred_security(conn);
 		return server_tls_param(sv, name);
@@ -225,9 +231,22 @@ static int h_defer(pgs_conn *conn, void (*work)(void *arg), void *arg)
 	struct client *cl;
 	int rc;
 
-	/* Only frontend auth steps may defer: the host resumes the chain. */
-	if (c == NULL || c->side != PGS_SIDE_CLIENT || work == NULL)
+	if (c == NULL || work == NULL)
 		return -EINVAL;
+	if (c->side == PGS_SIDE_SERVER) {
+		/* 1.3: a backend step (SV_LOGIN) or a transport handshake
+		 * (SV_CONNECTING); server_defer_done() resumes either */
+		struct server *sv = (struct server *)c;
+
+		if (sv->defer_inflight || c->dead ||
+		    (sv->state != SV_LOGIN && sv->state != SV_CONNECTING))
+			return -EBUSY;
+		rc = workpool_submit(c->w, c->id, work, arg);
+		if (rc == 0)
+			sv->defer_inflight = true;
+		return rc;
+	}
+	/* Frontend auth steps: the host resumes the chain. */
 	cl = (struct client *)c;
 	if (cl->defer_inflight || cl->state != CL_AUTH)
 		return -EBUSY;

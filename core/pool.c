@@ -169,6 +169,7 @@ static bool same_backend(const struct server *sv, const struct pool *p)
 	return a->port == b->port && str_eq(a->host, b->host) && str_eq(a->sslmode, b->sslmode) &&
 	       str_eq(a->sslrootcert, b->sslrootcert) && str_eq(a->sslcert, b->sslcert) &&
 	       str_eq(a->sslkey, b->sslkey) && str_eq(a->sslcrl, b->sslcrl) &&
+	       str_eq(a->gssencmode, b->gssencmode) && str_eq(a->krbsrvname, b->krbsrvname) &&
 	       str_eq(sv->pcfg->password, p->pcfg->password) &&
 	       str_eq(sv->pcfg->server_user, p->pcfg->server_user) &&
 	       str_eq(sv->pcfg->server_database, p->pcfg->server_database) &&

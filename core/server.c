@@ -34,6 +34,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "server_nego.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -120,7 +121,7 @@ void server_connect(struct pool *p, struct worker *w)
 }
 
 /* The failure message a waiting client gets when a connect/login fails. */
-static void login_failed(struct server *sv, const char *msg)
+void server_login_failed(struct server *sv, const char *msg)
 {
 	slog(PGS_LOG_WARN, sv, "server login failed: %s", msg);
 	server_close(sv, msg);
@@ -153,15 +154,22 @@ void server_close(struct server *sv, const char *reason)
 		cl->server = NULL;
 		client_fail(cl, "08006", "server closed the connection unexpectedly");
 	}
-	backend_auth_free(sv);
-	if (sv->c.fd >= 0) {
+	if (sv->c.fd >= 0)
 		worker_unwatch(w, &sv->c);
+	list_del(&sv->c.wlink);
+	if (sv->defer_inflight) {
+		/* The module's job may still use its state: conn_free waits for
+		 * the job (server_defer_done). */
+		list_add_tail(&w->sv_zombies, &sv->c.wlink);
+	} else {
+		backend_auth_free(sv);
 		transport_close(&sv->c);
+		list_add_tail(&w->dead, &sv->c.wlink);
+	}
+	if (sv->c.fd >= 0) {
 		close(sv->c.fd);
 		sv->c.fd = -1;
 	}
-	list_del(&sv->c.wlink);
-	list_add_tail(&w->dead, &sv->c.wlink);
 	if (st == SV_CONNECTING || st == SV_LOGIN)
 		pool_connect_failed(sv->pool, w, sv, reason ? reason : "server login failed");
 	else
@@ -324,14 +332,14 @@ static bool login_auth_request(struct server *sv, uint32_t code, const uint8_t *
 			         "server requested %s authentication (code %u), but no loaded "
 			         "module answers it",
 			         auth_code_name(code), code);
-			login_failed(sv, msg);
+			server_login_failed(sv, msg);
 			return false;
 		}
 		if (sv->auth_mod->desc->backend->conn_new &&
 		    sv->auth_mod->desc->backend->conn_new(sv->auth_mod->state, (pgs_conn *)&sv->c,
 		                                          &sv->auth_state) < 0) {
 			sv->auth_mod = NULL;
-			login_failed(sv, "backend authentication module could not start");
+			server_login_failed(sv, "backend authentication module could not start");
 			return false;
 		}
 		sv->auth_active = true;
@@ -343,16 +351,22 @@ static bool login_auth_request(struct server *sv, uint32_t code, const uint8_t *
 		data = NULL;
 		len = 0;
 		if (io_flush(&sv->c) < 0) {
-			login_failed(sv, "could not write to the server");
+			server_login_failed(sv, "could not write to the server");
 			return false;
 		}
 	} while (st == PGS_STEP_SEND);
+	if (st == PGS_STEP_PENDING && sv->defer_inflight) {
+		/* resumed by server_defer_done(); the server waits for our answer */
+		sv->auth_code = code;
+		worker_unwatch(sv->c.w, &sv->c);
+		return true;
+	}
 	if (st == PGS_STEP_FAIL || st == PGS_STEP_IGNORE || st == PGS_STEP_PENDING) {
 		snprintf(msg, sizeof msg,
 		         "backend %s login for user \"%s\" failed in module %s: %s",
 		         auth_code_name(code), sv->login_user, sv->auth_mod->name,
 		         logdetail ? logdetail : "no detail");
-		login_failed(sv, msg);
+		server_login_failed(sv, msg);
 		return false;
 	}
 	return true;
@@ -371,22 +385,32 @@ static bool parse_param_status(struct param_set *ps, const uint8_t *body, size_t
 	return params_set(ps, (const char *)body, (const char *)nul1 + 1) == 0;
 }
 
+static void process_control(struct server *sv);
+
 /* Process whole messages while logging in, resetting or idle. */
 static void read_control(struct server *sv)
 {
-	struct iobuf *b;
 	ssize_t n = io_read(&sv->c);
 
 	if (n == 0 || (n < 0 && n != -EAGAIN)) {
 		if (sv->state == SV_LOGIN)
-			login_failed(sv, "the server closed the connection during login");
+			server_login_failed(sv, "the server closed the connection during login");
 		else
 			server_close(sv, n == -ENOBUFS ? "message too long"
 			                               : "the server closed the connection");
 		return;
 	}
-	b = sv->c.rbuf;
-	while (!sv->c.dead && b->end - b->start >= PROTO_MSG_HDR) {
+	process_control(sv);
+}
+
+/* The messages in the read buffer; stops while a backend step's deferred
+ * job runs (server_defer_done() goes on). */
+static void process_control(struct server *sv)
+{
+	struct iobuf *b = sv->c.rbuf;
+
+	while (b != NULL && !sv->c.dead && !sv->defer_inflight &&
+	       b->end - b->start >= PROTO_MSG_HDR) {
 		char type = (char)b->data[b->start];
 		uint32_t len = get_u32(b->data + b->start + 1);
 		const uint8_t *body;
@@ -428,7 +452,7 @@ static void read_control(struct server *sv)
 			                   sizeof msg);
 			if (sv->state == SV_LOGIN) {
 				snprintf(full, sizeof full, "%s", msg);
-				login_failed(sv, full);
+				server_login_failed(sv, full);
 				return;
 			}
 			if (sv->state == SV_RESET && strcmp(sev, "FATAL") != 0 &&
@@ -481,8 +505,48 @@ static void read_control(struct server *sv)
 			}
 		}
 	}
-	if (!sv->c.dead)
+	if (!sv->c.dead && !sv->defer_inflight)
 		io_release_rbuf(&sv->c);
+}
+
+/* A module's deferred job for server id finished (on its worker): call the
+ * step or the handshake again, or finish closing a server that went away
+ * meanwhile.  False when no server has that id. */
+bool server_defer_done(struct worker *w, uint64_t id)
+{
+	struct list *n;
+
+	for (n = w->servers.next; n != &w->servers; n = n->next) {
+		struct server *sv = container_of(n, struct server, c.wlink);
+
+		if (sv->c.id != id || !sv->defer_inflight)
+			continue;
+		sv->defer_inflight = false;
+		if (sv->state == SV_CONNECTING && sv->nego_phase != 0) {
+			server_nego_step(sv);
+			return true;
+		}
+		if (sv->state == SV_LOGIN && sv->auth_active &&
+		    worker_watch(w, &sv->c, EPOLLIN) == 0 &&
+		    login_auth_request(sv, sv->auth_code, NULL, 0))
+			process_control(sv);
+		else if (!sv->c.dead)
+			server_login_failed(sv, "lost track of a deferred backend login step");
+		return true;
+	}
+	for (n = w->sv_zombies.next; n != &w->sv_zombies; n = n->next) {
+		struct server *sv = container_of(n, struct server, c.wlink);
+
+		if (sv->c.id != id)
+			continue;
+		sv->defer_inflight = false;
+		backend_auth_free(sv);
+		transport_discard(&sv->c); /* the socket is closed already */
+		list_del(&sv->c.wlink);
+		list_add_tail(&w->dead, &sv->c.wlink);
+		return true;
+	}
+	return false;
 }
 
 /* ----------------------------------------------------------- forwarding */
@@ -580,97 +644,6 @@ void server_resume(struct server *sv)
 	server_drain(sv);
 }
 
-static void send_startup(struct server *sv);
-
-/* The server's sslmode asks for TLS first?  (libpq's "allow" tries plain
- * first: here it is plain.) */
-static bool tls_wanted(const struct server *sv, bool *required)
-{
-	const char *mode = sv->gen->cfg->servers[sv->pcfg->server_index].sslmode;
-
-	*required = mode != NULL &&
-	            (strcmp(mode, "require") == 0 || strncmp(mode, "verify", 6) == 0);
-	if (server_addr_of(sv)->ss.ss_family == AF_UNIX)
-		return false; /* as libpq: no TLS over Unix sockets */
-	return mode != NULL && (*required || strcmp(mode, "prefer") == 0);
-}
-
-/* After connect: send SSLRequest when the server's sslmode wants TLS and a
- * transport module of kind "ssl" is loaded.  True when the negotiation
- * started (or failed: sv is closed then); false to go on in clear text. */
-static bool tls_begin(struct server *sv)
-{
-	static const uint8_t ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
-	bool required;
-
-	if (!tls_wanted(sv, &required))
-		return false;
-	if (transport_find(sv->gen->mods, "ssl") == NULL) {
-		if (required) {
-			login_failed(sv, "sslmode requires TLS, but no transport module of kind "
-			                 "\"ssl\" (tls-openssl) is loaded");
-			return true;
-		}
-		return false;
-	}
-	if (io_send(&sv->c, ssl_request, sizeof ssl_request) != 1 ||
-	    worker_watch(sv->c.w, &sv->c, EPOLLIN) < 0) {
-		login_failed(sv, "could not send the SSL request");
-		return true;
-	}
-	sv->tls_phase = 1;
-	return true;
-}
-
-/* SV_CONNECTING with tls_phase set: the server's answer, then the
- * handshake, then the StartupMessage through TLS. */
-static void tls_step(struct server *sv)
-{
-	const char *detail = NULL;
-	char err[256];
-	bool required;
-	int rc;
-
-	if (sv->tls_phase == 1) {
-		char answer;
-		ssize_t n = recv(sv->c.fd, &answer, 1, 0);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		if (n != 1) {
-			login_failed(sv, "the server closed the connection after the SSL request");
-			return;
-		}
-		(void)tls_wanted(sv, &required);
-		if (answer == 'N') {
-			if (required)
-				login_failed(sv,
-				             "server does not support SSL, but SSL was required");
-			else
-				send_startup(sv);
-			return;
-		}
-		if (answer != 'S') {
-			login_failed(sv, "unexpected answer to the SSL request");
-			return;
-		}
-		if (transport_start(&sv->c, transport_find(sv->gen->mods, "ssl"), err, sizeof err) <
-		    0) {
-			login_failed(sv, err);
-			return;
-		}
-		sv->tls_phase = 2;
-	}
-	rc = transport_handshake(&sv->c, &detail);
-	if (rc < 0) {
-		snprintf(err, sizeof err, "TLS handshake with the server failed: %s",
-		         detail ? detail : "?");
-		login_failed(sv, err);
-	} else if (rc == 1) {
-		send_startup(sv);
-	}
-}
-
 static void connected(struct server *sv)
 {
 	int err = sv->connect_errno;
@@ -685,7 +658,7 @@ static void connected(struct server *sv)
 		snprintf(msg, sizeof msg, "could not connect to server \"%s\" (%s): %s",
 		         sv->gen->cfg->servers[sv->pcfg->server_index].name, addr->desc,
 		         strerror(err));
-		login_failed(sv, msg);
+		server_login_failed(sv, msg);
 		return;
 	}
 	if (server_addr_of(sv)->ss.ss_family != AF_UNIX) {
@@ -693,37 +666,37 @@ static void connected(struct server *sv)
 
 		setsockopt(sv->c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
-	if (tls_begin(sv))
+	if (server_nego_begin(sv))
 		return;
 	if (!sv->c.dead)
-		send_startup(sv);
+		server_send_startup(sv);
 }
 
-/* The StartupMessage (through TLS when it was set up). */
-static void send_startup(struct server *sv)
+/* The StartupMessage (through TLS or GSS when it was set up). */
+void server_send_startup(struct server *sv)
 {
 	const char *kv[] = {"user", sv->login_user, "database", sv->login_db, NULL};
 	struct bytebuf su = {0};
 
 	sv->state = SV_LOGIN;
-	sv->tls_phase = 0;
+	sv->nego_phase = 0;
 	if (proto_startup(&su, kv) < 0 || io_send(&sv->c, bytebuf_head(&su), su.len) < 0) {
 		bytebuf_free(&su, false);
-		login_failed(sv, "could not send the startup packet");
+		server_login_failed(sv, "could not send the startup packet");
 		return;
 	}
 	bytebuf_free(&su, false);
 	if (sv->c.wbuf.len == 0 && worker_watch(sv->c.w, &sv->c, EPOLLIN) < 0)
-		login_failed(sv, "epoll failure");
+		server_login_failed(sv, "epoll failure");
 }
 
 void server_on_event(struct server *sv, uint32_t events)
 {
-	if (sv->c.dead)
-		return;
+	if (sv->c.dead || sv->defer_inflight)
+		return; /* unwatched while a module's job runs; server_defer_done() resumes */
 	if (sv->state == SV_CONNECTING) {
-		if (sv->tls_phase != 0)
-			tls_step(sv);
+		if (sv->nego_phase != 0)
+			server_nego_step(sv);
 		else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			connected(sv);
 		return;
@@ -768,7 +741,7 @@ void server_sweep(struct worker *w)
 		next = n->next;
 		if ((sv->state == SV_CONNECTING || sv->state == SV_LOGIN) && limit > 0 &&
 		    w->now - sv->created > limit)
-			login_failed(sv,
-			             "server_connect_timeout: the server did not answer in time");
+			server_login_failed(
+			        sv, "server_connect_timeout: the server did not answer in time");
 	}
 }

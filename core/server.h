@@ -44,6 +44,10 @@ int server_attach(struct server *sv, struct worker *w) __attribute__((warn_unuse
 /* Resume reading after the client's output backlog drained. */
 void server_resume(struct server *sv);
 
+/* A module's deferred job for server connection id finished: resume it (or
+ * finish closing it).  False when no server of w has that id. */
+bool server_defer_done(struct worker *w, uint64_t id);
+
 /* Timeouts of worker w's servers (connect/login). */
 void server_sweep(struct worker *w);
 

@@ -47,7 +47,7 @@ int transport_start(struct pgs_conn *c, const struct mod_instance *mi, char *err
 	if (rc < 0) {
 		snprintf(err, errlen, "transport %s: %s", mi->name, strerror(-rc));
 		free(t);
-		return -1;
+		return rc;
 	}
 	t->handshaking = true;
 	c->tp = t;
@@ -84,9 +84,14 @@ int transport_handshake(struct pgs_conn *c, const char **detail)
 	case PGS_IO_WANT_READ:
 	case PGS_IO_WANT_WRITE:
 		return want(c, io) < 0 ? -1 : 0;
+	case PGS_IO_PENDING:
+		/* the module's deferred work runs: nothing to wait for on the
+		 * socket until it is done and the handshake is called again */
+		worker_unwatch(c->w, c);
+		return 2;
 	case PGS_IO_CLOSED:
 		if (*detail == NULL)
-			*detail = "the client closed the connection during the handshake";
+			*detail = "the peer closed the connection during the handshake";
 		return -1;
 	case PGS_IO_ERROR:
 		break;
@@ -114,6 +119,7 @@ ssize_t transport_read(struct pgs_conn *c, void *buf, size_t len)
 	case PGS_IO_CLOSED:
 		return 0;
 	case PGS_IO_ERROR:
+	case PGS_IO_PENDING: /* handshake only */
 		break;
 	}
 	return -EIO;
@@ -135,6 +141,7 @@ ssize_t transport_write(struct pgs_conn *c, const void *buf, size_t len)
 		return -EAGAIN; /* the caller asks for EPOLLOUT */
 	case PGS_IO_CLOSED:
 	case PGS_IO_ERROR:
+	case PGS_IO_PENDING: /* handshake only */
 		break;
 	}
 	return -EPIPE;
@@ -150,18 +157,36 @@ size_t transport_pending(const struct pgs_conn *c)
 	return t->ops->pending(t->mod, t->state);
 }
 
-void transport_close(struct pgs_conn *c)
+void transport_discard(struct pgs_conn *c)
 {
 	struct transport *t = c->tp;
 
 	if (t == NULL)
 		return;
 	worker_unmark_ready(c);
-	if (!t->handshaking && t->ops->shutdown != NULL)
-		(void)t->ops->shutdown(t->mod, t->state); /* one try; never waits */
 	t->ops->conn_free(t->mod, t->state);
 	free(t);
 	c->tp = NULL;
+}
+
+void transport_close(struct pgs_conn *c)
+{
+	struct transport *t = c->tp;
+
+	if (t == NULL)
+		return;
+	if (!t->handshaking && t->ops->shutdown != NULL)
+		(void)t->ops->shutdown(t->mod, t->state); /* one try; never waits */
+	transport_discard(c);
+}
+
+const char *transport_kind_name(const struct pgs_conn *c)
+{
+	const struct transport *t = c->tp;
+
+	if (t == NULL || t->handshaking)
+		return "tcp";
+	return strcmp(t->ops->kind, "gss") == 0 ? "gss" : "tls";
 }
 
 const char *transport_fact(const struct pgs_conn *c, const char *name)

@@ -29,11 +29,14 @@ struct transport {
 struct mod_instance *transport_find(const struct mod_set *ms, const char *kind);
 
 /* Put c on transport mi (the module's conn_new); the handshake starts with
- * the next transport_handshake().  0, or -1 with err set. */
+ * the next transport_handshake().  0, or a negative errno (the module's, so
+ * -ENOENT for "no credentials for this role") with err set. */
 int transport_start(struct pgs_conn *c, const struct mod_instance *mi, char *err, size_t errlen);
 
 /* Drive the handshake: 1 done, 0 in progress (epoll interest set for what
- * the module waits on), -1 failed (*detail says why). */
+ * the module waits on), 2 waiting for the module's deferred work (the
+ * socket is unwatched; call again when it is done), -1 failed (*detail
+ * says why). */
 int transport_handshake(struct pgs_conn *c, const char **detail);
 
 /* Through the transport: > 0 bytes, 0 closed by the peer, -EAGAIN, or
@@ -46,6 +49,12 @@ size_t transport_pending(const struct pgs_conn *c);
 
 /* Best-effort close_notify, then the module's conn_free.  Idempotent. */
 void transport_close(struct pgs_conn *c);
+/* The module's conn_free only (the socket may be closed already). */
+void transport_discard(struct pgs_conn *c);
+
+/* What conn_param("transport") says of a TCP connection: "tls" or "gss"
+ * once the handshake is done, else "tcp". */
+const char *transport_kind_name(const struct pgs_conn *c);
 
 /* Facts and channel binding (NULL / -ENOENT without a transport). */
 const char *transport_fact(const struct pgs_conn *c, const char *name);

@@ -45,6 +45,7 @@ struct worker *worker_create(int index, char *err, size_t errlen)
 	list_init(&w->servers);
 	list_init(&w->dead);
 	list_init(&w->zombies);
+	list_init(&w->sv_zombies);
 	list_init(&w->ready);
 	pthread_mutex_init(&w->inbox_lock, NULL);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -199,7 +200,8 @@ static void drain_inbox(struct worker *w)
 			cancel_forward(w, m->cancel_pid, m->cancel_key);
 			break;
 		case INBOX_DEFER_DONE:
-			client_defer_done(w, m->conn_id);
+			if (!client_defer_done(w, m->conn_id))
+				(void)server_defer_done(w, m->conn_id);
 			break;
 		case INBOX_WAKE:
 			break;
@@ -293,6 +295,12 @@ static void close_everything(struct worker *w)
 		auth_conn_free(cl);
 		client_free(cl);
 	}
+	while (!list_empty(&w->sv_zombies)) {
+		struct server *sv = container_of(w->sv_zombies.next, struct server, c.wlink);
+
+		(void)server_defer_done(w, sv->c.id); /* moves it to the dead list */
+	}
+	free_dead(w);
 }
 
 static void *worker_main(void *arg)

@@ -1,5 +1,5 @@
 /*
- * pgsluice/module.h — the module ABI, version 1.2.
+ * pgsluice/module.h — the module ABI, version 1.3.
  *
  * This is the only header a pgsluice module includes.  A module never links
  * against the daemon: it exports one entry function returning a descriptor,
@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define PGS_ABI_MAJOR    1
-#define PGS_ABI_MINOR    2
+#define PGS_ABI_MINOR    3
 #define PGS_MODULE_MAGIC 0x70674d31u /* "pgM1" */
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
@@ -112,7 +112,11 @@ typedef struct pgs_host {
 	 * socket peer, from SO_PEERCRED); since 1.2 "security" (the security
 	 * model of the connection's pool: "passthrough", "vault",
 	 * "frontend-users" or "authquery"; NULL for a client whose database
-	 * and user match no pool).  NULL when unknown. */
+	 * and user match no pool).  Since 1.3: "gss_principal" on a client
+	 * connection that is GSS-encrypted (the principal the transport
+	 * authenticated); on a server connection "server_host" (the host name
+	 * or address of the server's config), "krbsrvname" (Kerberos service
+	 * name, default "postgres") and "gssencmode".  NULL when unknown. */
 	enum pgs_side (*conn_side)(const pgs_conn *conn);
 	const char *(*conn_param)(const pgs_conn *conn, const char *name);
 	/* Option of the current chain step (from the access rule or the
@@ -145,7 +149,11 @@ typedef struct pgs_host {
 
 	/* Run work(arg) on the host's work pool; when it returns, the host
 	 * calls the step again (the step returned PGS_STEP_PENDING).  The
-	 * module must not touch conn from work(). */
+	 * module must not touch conn from work().  One job per connection at
+	 * a time (-EBUSY).  Frontend auth steps since 1.0; since 1.3 also a
+	 * server connection's backend step and a transport's handshake()
+	 * (PGS_IO_PENDING), for library calls that may wait on the network
+	 * (a KDC).  conn_free() waits until the job has returned. */
 	int (*defer)(pgs_conn *conn, void (*work)(void *arg), void *arg);
 
 	/* Constant-time comparison: 0 when equal. */
@@ -230,9 +238,11 @@ typedef struct pgs_auth_ops {
 
 /* Backend authentication (pgsluice -> PostgreSQL): answers the server's
  * AuthenticationRequest codes listed in auth_codes (bit 1u << code, e.g.
- * 3 cleartext, 5 MD5, 10 SASL).  step() is called with the code and the
- * request payload after the code (for SASL: the mechanism list; for 11/12:
- * the SASL data); it writes the answer with wbuf_msg(out, 'p', ...). */
+ * 3 cleartext, 5 MD5, 7/8 GSS, 10 SASL).  step() is called with the code
+ * and the request payload after the code (for SASL: the mechanism list; for
+ * 8, 11, 12: the GSS or SASL data); it writes the answer with
+ * wbuf_msg(out, 'p', ...).  Since 1.3 it may return PGS_STEP_PENDING after
+ * host->defer(); it is then called again with the same code, in == NULL. */
 typedef struct pgs_backend_ops {
 	uint32_t size;
 	uint32_t auth_codes;
@@ -324,6 +334,9 @@ enum pgs_io {
 	PGS_IO_WANT_WRITE, /* call again when the socket is writable */
 	PGS_IO_CLOSED,     /* orderly close by the peer */
 	PGS_IO_ERROR,      /* fatal; *logdetail says why */
+	PGS_IO_PENDING,    /* 1.3, handshake() only: the module called
+	                    * host->defer() with the conn it got in conn_new();
+	                    * handshake() is called again once the work ran */
 };
 
 typedef struct pgs_transport_ops {
@@ -337,7 +350,13 @@ typedef struct pgs_transport_ops {
 	enum pgs_io (*write)(void *mod, void *state, const void *buf, size_t len, size_t *done);
 	enum pgs_io (*shutdown)(void *mod, void *state);
 	void (*conn_free)(void *mod, void *state);
-	/* Facts: "protocol", "cipher", "peer_subject", "gss_principal". */
+	/* Facts: "protocol", "cipher", "peer_subject", "gss_principal".  A
+	 * transport of kind "gss" learns its role from host->conn_side(conn):
+	 * the acceptor on client connections, the initiator on server ones.
+	 * For kind "gss" the host calls conn_new() before it answers 'G' to a
+	 * client's GSSENCRequest, or before it sends one to a server; -ENOENT
+	 * there means "no credentials for this role": the host answers 'N'
+	 * (or, towards a server, goes on as gssencmode allows). */
 	const char *(*fact)(void *mod, void *state, const char *name);
 	int (*peer_cert)(void *mod, void *state, const uint8_t **der, size_t *len);
 	int (*cb_hash)(void *mod, void *state, uint8_t *out, size_t *len);

@@ -92,6 +92,8 @@ mkdir -p "$S_SOCK"
 #   S_LISTEN (the whole listen list)   S_POOLS_PRE (pool entries put before the standard ones,
 #   each ending with a comma)   S_MODULES (extra module instances, each ending with ';')
 #   S_AUTH (replaces the whole `auth = {...};` line, e.g. with chains and an hba default)
+#   S_SERVER (extra settings of the server "main")   S_SERVERS (more servers, each starting
+#   with a comma)
 conf_std() {
   local mode=${1:-transaction} max=${2:-20}
   local p="server = \"main\"; mode = \"$mode\"; max_size = $max; min_size = 0; initial_size = 0; ${S_POOL:-}"
@@ -114,7 +116,7 @@ modules = {
   password = { path = "password.so"; };
   ${S_MODULES:-}
 };
-servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; } );
+servers = ( { name = "main"; host = "127.0.0.1"; port = $PGPORT; ${S_SERVER:-} }${S_SERVERS:-} );
 pools = (${S_POOLS_PRE:-}
   { database = "*"; user = "scramuser"; $p password = "scrampass"; },
   { database = "*"; user = "md5user"; $p password = "md5pass"; },

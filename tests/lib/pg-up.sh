@@ -11,6 +11,8 @@
 #   md5user    md5            password md5pass   (stored as an md5 hash)
 #   scramuser  scram-sha-256  password scrampass (stored as SCRAM), owns database testdb
 #   certuser   hostssl cert   (client certificate CN=certuser from certs.sh)
+#   alice,bob  hostgssenc / host gss include_realm=0  (only when kdc-up.sh made a realm in
+#              BASE/krb5 first: the server then gets its krb5.conf and postgres.keytab)
 # Writes BASE/pg/pg.env (PGHOST PGPORT PG_SOCKET_DIR PGDATA PG_BIN PG_PID PG_OSUSER PG_LOG ...).
 # Idempotent: starts an existing cluster, does nothing if it is running.  Undo: pg-down.sh BASE.
 # Settings (env):
@@ -32,6 +34,8 @@ if [ -n "${PG_PORT:-}" ]; then PORT=$PG_PORT; else PORT=25432; while port_used $
 LISTEN=${PG_LISTEN:-127.0.0.1}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 P=$BASE/pg; DATA=$P/data; RUN=$P/run; LOG=$P/server.log
+K=$BASE/krb5
+REALM=$(sed -n 's/^export KRB_REALM=//p' "$K/krb5.env" 2>/dev/null || true)
 
 if [ "$(id -u)" = 0 ]; then
   RUNAS=${PG_USER:-pgtest}
@@ -99,6 +103,7 @@ if [ ! -s "$DATA/PG_VERSION" ]; then
     echo "log_connections = on"
     echo "log_disconnections = on"
     echo "log_line_prefix = '%m [%p] %q%u@%d '"
+    if [ -n "$REALM" ]; then echo "krb_server_keyfile = 'FILE:$K/postgres.keytab'"; fi
   } >> "$DATA/postgresql.conf"
   {
     echo "# TYPE     DATABASE USER       ADDRESS       METHOD"
@@ -108,6 +113,10 @@ if [ ! -s "$DATA/PG_VERSION" ]; then
       echo "host       all      trustuser  $a  trust"
       echo "host       all      md5user    $a  md5"
       echo "host       all      scramuser  $a  scram-sha-256"
+      if [ -n "$REALM" ]; then
+        echo "hostgssenc all      all        $a  gss include_realm=0 krb_realm=$REALM"
+        echo "host       all      all        $a  gss include_realm=0 krb_realm=$REALM"
+      fi
       echo "host       all      all        $a  scram-sha-256"
     done
   } > "$DATA/pg_hba.conf"
@@ -142,6 +151,10 @@ CREATE ROLE trustuser LOGIN;
 CREATE ROLE certuser LOGIN;
 CREATE DATABASE testdb OWNER scramuser;
 SQL
+  if [ -n "$REALM" ]; then
+    psql -X -q -v ON_ERROR_STOP=1 -h "$RUN" -p "$PORT" -U postgres -d postgres \
+      -c "CREATE ROLE alice LOGIN" -c "CREATE ROLE bob LOGIN"
+  fi
 fi
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "initdb %.2f s, start %.2f s\n", b - a, c - b }'
 write_env

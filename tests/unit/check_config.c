@@ -526,6 +526,31 @@ START_TEST(test_pool_unknown_server)
 }
 END_TEST
 
+START_TEST(test_server_gss)
+{
+	struct pgs_config *c;
+
+	put("main.conf", BASE "servers = ( { name = \"a\"; host = \"h\"; },\n"
+	                      "  { name = \"b\"; host = \"h\"; gssencmode = \"require\";\n"
+	                      "    krbsrvname = \"pg\"; } );\n");
+	c = load_good(tpath("main.conf"));
+	ck_assert_str_eq(c->servers[0].gssencmode, "disable");
+	ck_assert_str_eq(c->servers[0].krbsrvname, "postgres");
+	ck_assert_str_eq(c->servers[1].gssencmode, "require");
+	ck_assert_str_eq(c->servers[1].krbsrvname, "pg");
+	config_free(c);
+	put("main.conf", BASE "servers = ( { name = \"a\"; host = \"h\";\n"
+	                      "  gssencmode = \"allow\";\n"
+	                      "  krbsrvname = \"postgres/x\"; } );\n");
+	load_bad();
+	assert_err("main.conf", 3,
+	           "servers[0].gssencmode: unknown gssencmode \"allow\" (expected disable, "
+	           "prefer or require)");
+	assert_err("main.conf", 4, "servers[0].krbsrvname: invalid Kerberos service name");
+	assert_nerr(2);
+}
+END_TEST
+
 START_TEST(test_pool_security)
 {
 	struct pgs_config *cfg;
@@ -1169,6 +1194,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_wrong_types);
 	tcase_add_test(tc, test_out_of_range);
 	tcase_add_test(tc, test_pool_sizes);
+	tcase_add_test(tc, test_server_gss);
 	tcase_add_test(tc, test_pool_unknown_server);
 	tcase_add_test(tc, test_pool_server_in_later_file);
 	tcase_add_test(tc, test_pool_security);
