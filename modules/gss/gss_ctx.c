@@ -89,7 +89,6 @@ int gss_ctx_target(struct gss_ctx *c, const char *srvname, const char *host)
 int gss_ctx_init_step(struct gss_mod *m, struct gss_ctx *c, const void *in, size_t len)
 {
 	gss_buffer_desc input = {.length = len, .value = (void *)(uintptr_t)in};
-	gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
 	OM_uint32 ret_flags = 0;
 
 	release_out(c);
@@ -97,13 +96,16 @@ int gss_ctx_init_step(struct gss_mod *m, struct gss_ctx *c, const void *in, size
 		snprintf(c->err, sizeof c->err, "no target name");
 		return -1;
 	}
-	if (gss_initiator_cred(m, &cred, c->err, sizeof c->err) < 0)
+	if (c->cred == GSS_C_NO_CREDENTIAL &&
+	    gss_initiator_cred(m, &c->cred, c->err, sizeof c->err) < 0)
 		return -1;
-	c->maj = gss_init_sec_context(
-	        &c->min, cred, &c->ctx, c->target, GSS_C_NO_OID,
-	        GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG, 0,
-	        GSS_C_NO_CHANNEL_BINDINGS, in != NULL ? &input : GSS_C_NO_BUFFER, NULL, &c->out,
-	        &ret_flags, NULL);
+	/* libpq's flags for GSS encryption */
+	c->maj = gss_init_sec_context(&c->min, c->cred, &c->ctx, c->target, GSS_C_NO_OID,
+	                              GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG |
+	                                      GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG,
+	                              0, GSS_C_NO_CHANNEL_BINDINGS,
+	                              in != NULL ? &input : GSS_C_NO_BUFFER, NULL, &c->out,
+	                              &ret_flags, NULL);
 	if (GSS_ERROR(c->maj)) {
 		set_err(c, "GSSAPI context initiation failed", c->maj, c->min);
 		return -1;
@@ -204,6 +206,8 @@ void gss_ctx_free(struct gss_ctx *c)
 		gss_delete_sec_context(&min, &c->ctx, GSS_C_NO_BUFFER);
 	if (c->target != GSS_C_NO_NAME)
 		gss_release_name(&min, &c->target);
+	if (c->cred != GSS_C_NO_CREDENTIAL)
+		gss_release_cred(&min, &c->cred);
 	c->ctx = GSS_C_NO_CONTEXT;
 	c->target = GSS_C_NO_NAME;
 	c->complete = false;

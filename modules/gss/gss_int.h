@@ -15,7 +15,6 @@
 #define PGS_GSS_INT_H
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,21 +51,22 @@ struct gss_mod {
 	char client_keytab[PATH_MAX];        /* "" when unset */
 	char ccache[PATH_MAX + 16];          /* e.g. "MEMORY:pgsluice-gss-N" */
 	char client_principal[GSS_NAME_MAX]; /* "" : the keytab's / cache's */
-	pthread_mutex_t lock;                /* guards initiator */
-	gss_cred_id_t initiator;             /* acquired on the work pool, kept */
 };
 
 /* GSSAPI status as text ("major: minor"), for logs. */
 void gss_status_text(OM_uint32 maj, OM_uint32 min, char *buf, size_t len);
 
-/* Initiator credentials, acquired once (may contact the KDC: call only
- * from work run by host->defer) and kept in m.  0 or -1 with err set. */
+/* A new handle on the initiator credentials (may contact the KDC: call only
+ * from work run by host->defer); the caller releases it.  One per context:
+ * MIT holds a handle's lock through a context's first step, KDC round trip
+ * included.  0 or -1 with err set. */
 int gss_initiator_cred(struct gss_mod *m, gss_cred_id_t *out, char *err, size_t errlen);
 
 /* A context being established, either role. */
 struct gss_ctx {
 	gss_ctx_id_t ctx;
 	gss_name_t target;            /* initiator: srvname@host */
+	gss_cred_id_t cred;           /* initiator: its own handle (gss_initiator_cred) */
 	gss_buffer_desc out;          /* token to send after a step; released by the next step */
 	OM_uint32 maj, min;           /* status of the last step */
 	bool complete;                /* GSS_S_COMPLETE seen */
