@@ -45,12 +45,12 @@ struct worker {
 	int timer_fd;
 	struct listener **listeners;
 	int nlisteners;
-	struct list clients; /* every live client of this worker */
-	struct list servers; /* every live server of this worker */
-	struct list dead;    /* closed, freed at the end of the loop turn */
+	struct list clients;    /* every live client of this worker */
+	struct list servers;    /* every live server of this worker */
+	struct list dead;       /* closed, freed at the end of the loop turn */
 	struct list zombies;    /* closed clients whose deferred job still runs */
 	struct list sv_zombies; /* closed servers whose deferred job still runs */
-	struct list ready;   /* transport conns with decrypted input epoll cannot see */
+	struct list ready;      /* transport conns with decrypted input epoll cannot see */
 	struct iobuf *free_bufs;
 	int nfree_bufs;
 	int nclients;
