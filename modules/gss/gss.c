@@ -195,22 +195,6 @@ static int keytab_check(const pgs_host *host, const char *where, const char *key
 	return rc;
 }
 
-/* gss_acquire_cred_from with a credential store; the status text in err. */
-static OM_uint32 acquire_from(gss_name_t name, gss_cred_usage_t usage,
-                              const gss_key_value_element_desc *elems, size_t n, gss_cred_id_t *out,
-                              char *err, size_t errlen)
-{
-	gss_key_value_set_desc store = {.count = (OM_uint32)n,
-	                                .elements = (gss_key_value_element_desc *)elems};
-	OM_uint32 maj, min;
-
-	maj = gss_acquire_cred_from(&min, name, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, usage, &store,
-	                            out, NULL, NULL);
-	if (GSS_ERROR(maj))
-		gss_status_text(maj, min, err, errlen);
-	return maj;
-}
-
 /*
  * The acceptor: first with the name "srvname@" (a host-based name without a
  * host matches srvname/<any host> in the keytab), only to prove that the
@@ -239,7 +223,7 @@ static int acceptor_load(struct gss_mod *m, const pgs_cfg *cfg)
 		          m->srvname, err);
 		return -EINVAL;
 	}
-	maj = acquire_from(srv, GSS_C_ACCEPT, &kt, 1, &probe, err, sizeof err);
+	maj = gss_acquire_from(srv, GSS_C_ACCEPT, &kt, 1, &probe, err, sizeof err);
 	gss_release_name(&min, &srv);
 	if (GSS_ERROR(maj)) {
 		host->log(PGS_LOG_ERROR, NULL,
@@ -249,7 +233,7 @@ static int acceptor_load(struct gss_mod *m, const pgs_cfg *cfg)
 		return -EINVAL;
 	}
 	gss_release_cred(&min, &probe);
-	maj = acquire_from(GSS_C_NO_NAME, GSS_C_ACCEPT, &kt, 1, &m->acceptor, err, sizeof err);
+	maj = gss_acquire_from(GSS_C_NO_NAME, GSS_C_ACCEPT, &kt, 1, &m->acceptor, err, sizeof err);
 	if (GSS_ERROR(maj)) {
 		m->acceptor = GSS_C_NO_CREDENTIAL;
 		host->log(PGS_LOG_ERROR, NULL, "%s: gss: cannot use keytab \"%s\": %s", where,
@@ -299,49 +283,6 @@ static int initiator_settings(struct gss_mod *m, const pgs_cfg *cfg)
 	}
 	m->have_initiator = m->ccache[0] != '\0';
 	return 0;
-}
-
-/* ------------------------------------------------------------ credentials */
-
-int gss_initiator_cred(struct gss_mod *m, gss_cred_id_t *out, char *err, size_t errlen)
-{
-	gss_key_value_element_desc elems[2];
-	gss_name_t name = GSS_C_NO_NAME;
-	gss_buffer_desc buf;
-	char st[GSS_ERR_LEN];
-	OM_uint32 maj = GSS_S_COMPLETE, min;
-	size_t n = 0;
-	int rc = 0;
-
-	if (!m->have_initiator) {
-		snprintf(err, errlen, "no client_keytab or ccache is configured in module gss");
-		return -1;
-	}
-	*out = GSS_C_NO_CREDENTIAL;
-	if (m->client_keytab[0] != '\0')
-		elems[n++] = (gss_key_value_element_desc){"client_keytab", m->client_keytab};
-	elems[n++] = (gss_key_value_element_desc){"ccache", m->ccache};
-	if (m->client_principal[0] != '\0') {
-		buf.value = m->client_principal;
-		buf.length = strlen(m->client_principal);
-		maj = gss_import_name(&min, &buf, GSS_KRB5_NT_PRINCIPAL_NAME, &name);
-		if (GSS_ERROR(maj))
-			gss_status_text(maj, min, st, sizeof st);
-	}
-	if (!GSS_ERROR(maj))
-		maj = acquire_from(name, GSS_C_INITIATE, elems, n, out, st, sizeof st);
-	if (GSS_ERROR(maj)) {
-		*out = GSS_C_NO_CREDENTIAL;
-		snprintf(err, errlen,
-		         "could not acquire Kerberos credentials for %s from %s %s: %s",
-		         m->client_principal[0] != '\0' ? m->client_principal : "pgsluice",
-		         m->client_keytab[0] != '\0' ? "client_keytab" : "ccache",
-		         m->client_keytab[0] != '\0' ? m->client_keytab : m->ccache, st);
-		rc = -1;
-	}
-	if (name != GSS_C_NO_NAME)
-		gss_release_name(&min, &name);
-	return rc;
 }
 
 /* ------------------------------------------------------------ instance */

@@ -2,7 +2,9 @@
  * gss_int.h — inside the "gss" module (MIT Kerberos through GSSAPI):
  *   gss.c          descriptor, settings, credentials (acceptor keytab,
  *                  initiator client keytab / ccache)
- *   gss_ctx.c      one security-context step for either role, status text
+ *   gss_cred.c     credential handles from keytab / client_keytab / ccache
+ *   gss_ctx.c      one security-context step for either role
+ *   gss_status.c   GSSAPI status as text
  *   gss_auth.c     frontend authentication (AuthenticationGSS/GSSContinue)
  *                  and the principal checks (include_realm, krb_realm,
  *                  krb_caseins_users, map)
@@ -53,10 +55,16 @@ struct gss_mod {
 	char client_principal[GSS_NAME_MAX]; /* "" : the keytab's / cache's */
 };
 
-/* GSSAPI status as text ("major: minor"), for logs. */
+/* GSSAPI status as text ("major: minor"), for logs (gss_status.c). */
 void gss_status_text(OM_uint32 maj, OM_uint32 min, char *buf, size_t len);
 
-/* A new handle on the initiator credentials (may contact the KDC: call only
+/* gss_acquire_cred_from with a credential store; the status text in err on
+ * failure (gss_cred.c). */
+OM_uint32 gss_acquire_from(gss_name_t name, gss_cred_usage_t usage,
+                           const gss_key_value_element_desc *elems, size_t n, gss_cred_id_t *out,
+                           char *err, size_t errlen);
+
+/* (gss_cred.c) A new handle on the initiator credentials (may contact the KDC: call only
  * from work run by host->defer); the caller releases it.  One per context:
  * MIT holds a handle's lock through a context's first step, KDC round trip
  * included.  0 or -1 with err set. */
