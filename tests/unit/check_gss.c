@@ -805,6 +805,43 @@ START_TEST(test_fe_other_service)
 }
 END_TEST
 
+/* A ticket that expired before the client's token reached pgsluice: the
+ * test realm's krb5.conf has clockskew = 1 (see kdc_setup). */
+START_TEST(test_fe_expired_ticket)
+{
+	const pgs_auth_ops *ops = desc->auth;
+	void *mod = init_acceptor(NULL, NULL, NULL, NULL), *st;
+	const char *detail = NULL, *old = NULL;
+	char cc[PATH_MAX + 32];
+	struct peer p = {0};
+	pgs_conn conn = {0};
+	OM_uint32 min;
+
+	snprintf(cc, sizeof cc, "FILE:%s/krb5/cc-short", dir);
+	ck_assert_int_eq(run("echo alicepass | KRB5CCNAME=%s kinit -l 2s alice@" REALM
+	                     " > /dev/null 2>&1",
+	                     cc),
+	                 0);
+	ck_assert_int_eq(gss_krb5_ccache_name(&min, cc, &old), GSS_S_COMPLETE);
+	peer_init(&p, "postgres@localhost", NULL, 0); /* a token while the ticket is valid */
+	ck_assert_int_eq(gss_krb5_ccache_name(&min, getenv("KRB5CCNAME"), NULL), GSS_S_COMPLETE);
+	sleep(4); /* 2 s of lifetime + 1 s of clock skew, and a margin */
+	client_conn(&conn, "alice@" REALM, NULL);
+	memset(&wb, 0, sizeof wb);
+	ck_assert_int_eq(ops->conn_new(mod, &conn, &st), 0);
+	ck_assert_int_eq(ops->step(mod, &conn, st, NULL, 0, &wb, &detail), PGS_STEP_NEED_INPUT);
+	ck_assert_int_eq(ops->step(mod, &conn, st, p.tok.value, p.tok.length, &wb, &detail),
+	                 PGS_STEP_FAIL);
+	ck_assert_msg(detail != NULL && strstr(detail, "expired") != NULL, "%s",
+	              detail ? detail : "(null)");
+	ck_assert_str_eq(conn.authn_id, "");
+	ops->conn_free(mod, &conn, st);
+	peer_free(&p);
+	conn_reset(&conn);
+	desc->fini(mod);
+}
+END_TEST
+
 /* ------------------------------------------------------------ backend */
 
 static void server_conn(pgs_conn *conn, const char *host_name, const char *srvname)
@@ -1019,7 +1056,8 @@ static void kdc_setup(void)
 	        "printf 'rkt postgres.keytab\\nrkt HTTP.keytab\\nwkt both.keytab\\nq\\n' | "
 	        "ktutil > /dev/null 2>&1 && chmod 600 both.keytab && "
 	        "cp postgres.keytab open.keytab && chmod 644 open.keytab && "
-	        "head -c 300 /dev/urandom > garbage.keytab && chmod 600 garbage.keytab",
+	        "head -c 300 /dev/urandom > garbage.keytab && chmod 600 garbage.keytab && "
+	        "sed -i 's/^\\[libdefaults\\]$/&\\n    clockskew = 1/' krb5.conf",
 	        dir) != 0) {
 		fprintf(stderr, "check_gss: cannot start the test realm in %s (see kdc-up.log)\n",
 		        dir);
@@ -1060,6 +1098,7 @@ static Suite *gss_suite(void)
 	tcase_add_test(tc, test_fe_bad_tokens);
 	tcase_add_test(tc, test_fe_encrypted_shortcut);
 	tcase_add_test(tc, test_fe_other_service);
+	tcase_add_test(tc, test_fe_expired_ticket);
 	tcase_add_test(tc, test_be_client_keytab);
 	tcase_add_test(tc, test_be_ccache);
 	tcase_add_test(tc, test_be_refusals);
