@@ -16,9 +16,9 @@ cp "$PG_CERTS/client-certuser.crt" "$T/pgs-client.crt"
 install -m 600 "$PG_CERTS/client-certuser.key" "$T/pgs-client.key"
 S_MODULES="tls = { path = \"tls-openssl.so\"; cert = \"$C/server.crt\"; key = \"$C/server.key\"; };"
 S_POOLS_PRE="{ database = \"*\"; user = \"certuser\"; server = \"main\"; mode = \"transaction\"; max_size = 2; },"
-conf_std transaction 4 > "$S_CONF"
 # the server entry with TLS settings
-sed -i "s|servers = ( { name = \"main\"; host = \"127.0.0.1\"; port = $PGPORT; } );|servers = ( { name = \"main\"; host = \"127.0.0.1\"; port = $PGPORT; sslmode = \"verify-full\"; sslrootcert = \"$PG_CA\"; sslcert = \"$T/pgs-client.crt\"; sslkey = \"$T/pgs-client.key\"; } );|" "$S_CONF"
+S_SERVER="sslmode = \"verify-full\"; sslrootcert = \"$PG_CA\"; sslcert = \"$T/pgs-client.crt\"; sslkey = \"$T/pgs-client.key\";"
+conf_std transaction 4 > "$S_CONF"
 check_match "the config has the server's TLS settings" 'sslmode = "verify-full"' "$(cat "$S_CONF")"
 sluice_start || { fail "pgsluice did not start"; finish; }
 
