@@ -25,8 +25,10 @@
 #include "util.h"
 #include "worker.h"
 
-/* Largest authentication message a client may send (SASL, password). */
-#define CLIENT_AUTH_MSG_MAX 8192u
+/* Largest authentication message a client may send (SASL, password, a
+ * GSSAPI token: Kerberos tickets with a large PAC need more than 8 KiB):
+ * what fits one read buffer with its type byte. */
+#define CLIENT_AUTH_MSG_MAX (IOBUF_SIZE - 1u)
 
 /* SSLRequest: 'S' and the handshake when a transport module of kind "ssl"
  * is loaded, else 'N' (the client may go on unencrypted). */
