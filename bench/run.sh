@@ -45,6 +45,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/tests/lib
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=$ROOT/build; ROUNDS=2; DUR=10; CLIENTS=16; THREADS=2; WORKERS=0
 KINDS=select,extended,connect,tpcb; CALLGRIND=0; SYSCALLS=0; IDLE=0; KEEP=0; AUTH=trust; TLS=0
 while [ $# -gt 0 ]; do
@@ -81,15 +83,6 @@ unset KRB5CCNAME PGHOST PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
 
 B=$(mktemp -d /tmp/pgsluice-bench.XXXXXX)
 SPID=
-sluice_down() {
-  [ -n "$SPID" ] || return 0
-  if kill -0 "$SPID" 2>/dev/null; then
-    kill -INT "$SPID"
-    for _ in $(seq 1 600); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$SPID" 2>/dev/null && kill -KILL "$SPID"
-  fi
-  wait "$SPID" 2>/dev/null; SPID=
-}
 teardown() {
   trap - EXIT INT TERM
   sluice_down
@@ -99,9 +92,6 @@ teardown() {
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
-
-port_used() { ss -Hantu "sport = :$1" | grep -q .; }
-free_port() { local p=$1; while port_used "$p"; do p=$((p + 1)); done; echo "$p"; }
 
 # sluice_up [VALGRIND_OUT]: start pgsluice (optionally under callgrind) on $SPORT
 sluice_up() {
@@ -133,12 +123,7 @@ CONF
   [ -n "${1:-}" ] && pre=(valgrind -q --tool=callgrind "--callgrind-out-file=$1")
   "${pre[@]}" "$BUILD/pgsluice" -c "$B/pgsluice.conf" < /dev/null >> "$B/pgsluice.log" 2>&1 &
   SPID=$!
-  for _ in $(seq 1 600); do
-    ss -Hlnt "sport = :$SPORT" | grep -q . && return 0
-    kill -0 "$SPID" 2>/dev/null || { tail "$B/pgsluice.log"; echo "pgsluice did not start" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "pgsluice does not listen on $SPORT" >&2; return 1
+  sluice_wait_listen
 }
 
 echo "== setup ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -182,17 +167,9 @@ bench() {
     connect) args=(-S -C) ;;
     tpcb) args=() ;;
   esac
-  local out
-  out=$(env "${pw[@]}" timeout $((DUR + 120)) pgbench -n "${args[@]}" -c "$CLIENTS" -j "$THREADS" -T "$DUR" \
-        -h 127.0.0.1 -p "$port" -U scramuser testdb 2>&1)
-  R_TPS=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-  R_LAT=$(printf '%s\n' "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p')
-  R_CONN=$(printf '%s\n' "$out" | sed -n 's/^average connection time = \([0-9.]*\) ms.*/\1/p')
-  R_FAILED=$(printf '%s\n' "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
-  if [ -z "$R_TPS" ]; then
-    R_TPS=0; R_FAILED=error
-    printf '%s\n' "$out" | tail -n 5 | sed 's/^/      | /' >&2
-  fi
+  env "${pw[@]}" timeout $((DUR + 120)) pgbench -n "${args[@]}" -c "$CLIENTS" -j "$THREADS" -T "$DUR" \
+    -h 127.0.0.1 -p "$port" -U scramuser testdb > "$B/pgbench.out" 2>&1
+  pgbench_parse "$B/pgbench.out"
 }
 
 # warm-up: fill both pools (20 server connections each) and the caches

@@ -362,10 +362,12 @@ static bool login_auth_request(struct server *sv, uint32_t code, const uint8_t *
 		return true;
 	}
 	if (st == PGS_STEP_FAIL || st == PGS_STEP_IGNORE || st == PGS_STEP_PENDING) {
-		snprintf(msg, sizeof msg,
-		         "backend %s login for user \"%s\" failed in module %s: %s",
-		         auth_code_name(code), sv->login_user, sv->auth_mod->name,
-		         logdetail ? logdetail : "no detail");
+		/* the module's detail to the log only; clients read the short form */
+		slog(PGS_LOG_WARN, sv, "backend %s login for user \"%s\" failed in module %s: %s",
+		     auth_code_name(code), sv->login_user, sv->auth_mod->name,
+		     logdetail ? logdetail : "no detail");
+		snprintf(msg, sizeof msg, "backend %s login for user \"%s\" failed",
+		         auth_code_name(code), sv->login_user);
 		server_login_failed(sv, msg);
 		return false;
 	}

@@ -18,6 +18,7 @@
 
 #include "conn.h"
 #include "io.h"
+#include "log.h"
 #include "modload.h"
 #include "runtime.h"
 #include "server.h"
@@ -183,8 +184,12 @@ static void handshake(struct server *sv, const char *what)
 	int rc = transport_handshake(&sv->c, &detail);
 
 	if (rc < 0) {
-		snprintf(err, sizeof err, "%s handshake with the server failed: %s", what,
+		/* the module's detail (paths, library messages) goes to the log
+		 * only; waiting clients read the short form */
+		log_warn("S-%llu %s@%s: %s handshake with the server failed: %s",
+		         (unsigned long long)sv->c.id, sv->login_user, sv->login_db, what,
 		         detail ? detail : "?");
+		snprintf(err, sizeof err, "%s handshake with the server failed", what);
 		server_login_failed(sv, err);
 	} else if (rc == 1) {
 		sv->nego_phase = 0;
