@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "client.h"
 #include "cred.h"
@@ -86,6 +87,7 @@ static void auth_failed(struct client *cl, const char *logdetail)
 	const pgs_auth_ops *ops = cl->auth.failed;
 	char prefix[256];
 
+	audit_auth(cl, false, logdetail ? logdetail : "no detail");
 	log_info("%sauthentication failed (chain \"%s\"%s%s): %s",
 	         client_log_prefix(cl, prefix, sizeof prefix),
 	         cl->auth.chain ? cl->auth.chain->name : "?", cl->auth_rule ? ", rule " : "",
@@ -126,6 +128,7 @@ static bool clientcert_present(struct client *cl, const struct chainset_chain *c
 		return true;
 	log_info("%s:%s: %s: no verified client certificate", cl->remote_addr, cl->remote_port,
 	         cl->auth_rule ? cl->auth_rule : "clientcert");
+	audit_auth(cl, false, "no verified client certificate (clientcert)");
 	client_fail(cl, "28000", "connection requires a valid client certificate");
 	return false;
 }
@@ -171,6 +174,33 @@ static const char *clientcert_full_fails(struct client *cl)
 	       "\"cert.so\"; }; })";
 }
 
+/* The audit event of the chain step that just finished. */
+static void step_event(struct client *cl, const char *logdetail)
+{
+	const struct chainset_chain *c = cl->auth.chain;
+	const struct mod_instance *inst;
+	const char *res;
+
+	if (c == NULL || cl->auth.last >= c->nsteps)
+		return;
+	inst = c->steps[cl->auth.last].inst;
+	switch (cl->auth.last_result) {
+	case PGS_STEP_DONE:
+		res = "ok";
+		break;
+	case PGS_STEP_IGNORE:
+		res = "ignore";
+		break;
+	case PGS_STEP_PROTO_ERROR:
+		res = "protocol_error";
+		break;
+	default:
+		res = "fail";
+		break;
+	}
+	audit_step(cl, inst->name, inst->desc->name, res, strcmp(res, "ok") ? logdetail : NULL);
+}
+
 /* Run the chain until it needs input, waits, or ends. */
 static void drive(struct client *cl, const uint8_t *in, size_t len)
 {
@@ -181,6 +211,9 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 
 		in = NULL;
 		len = 0;
+		if (st == CHAINSET_NEXT || st == CHAINSET_SUCCESS || st == CHAINSET_FAILURE ||
+		    st == CHAINSET_PROTO_ERROR)
+			step_event(cl, logdetail);
 		switch (st) {
 		case CHAINSET_SEND:
 		case CHAINSET_NEXT:
@@ -222,6 +255,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 				auth_failed(cl, why);
 				return;
 			}
+			audit_auth(cl, true, NULL);
 			client_auth_ok(cl);
 			return;
 		}
@@ -233,6 +267,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 
 			log_info("%sauthentication protocol violation: %s",
 			         client_log_prefix(cl, prefix, sizeof prefix), logdetail);
+			audit_auth(cl, false, logdetail);
 			client_fail(cl, "08P01", "%s", logdetail);
 			return;
 		}
@@ -243,23 +278,37 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 void auth_start(struct client *cl)
 {
 	const struct chainset_chain *chain = NULL;
+	const char *sink = NULL;
+	int rc = audit_refusal(cl->gen->mods, &sink);
 
+	if (rc < 0) {
+		char prefix[256];
+
+		log_warn("%slogin refused: audit module %s cannot write the audit trail (%s)",
+		         client_log_prefix(cl, prefix, sizeof prefix), sink, strerror(-rc));
+		client_fail(cl, "58030",
+		            "could not write to the audit trail: new logins are refused");
+		return;
+	}
 	switch (choose_chain(cl, &chain)) {
 	case 0:
 		break;
 	case -EACCES:
+		audit_auth(cl, false, "pg_hba.conf rejects the connection");
 		client_fail(cl, "28000",
 		            "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database "
 		            "\"%s\", %s",
 		            cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
 		return;
 	case -EINVAL:
+		audit_auth(cl, false, "invalid authentication method");
 		client_fail(cl, "28000",
 		            "authentication failed for user \"%s\": invalid "
 		            "authentication method",
 		            cl->sp.user);
 		return;
 	default:
+		audit_auth(cl, false, "no pg_hba.conf entry");
 		client_fail(
 		        cl, "28000",
 		        "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",

@@ -409,6 +409,7 @@ enum chainset_status chainset_run_step(struct chainset_run *run, pgs_conn *conn,
 	}
 
 	r = step->auth->step(step->inst->state, conn, run->state, in, in_len, out, &detail);
+	run->last_result = r;
 	switch (r) {
 	case PGS_STEP_SEND:
 		run->sent = true;

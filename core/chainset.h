@@ -125,6 +125,7 @@ struct chainset_run {
 	bool sent;                  /* the current step has sent something to the client */
 	bool finished;              /* SUCCESS or FAILURE was returned */
 	size_t last;                /* index of the step that returned the last result */
+	enum pgs_step last_result;  /* what that step returned (DONE, FAIL, IGNORE, ...) */
 	const pgs_auth_ops *failed; /* the first step that failed, for the wording */
 };
 

@@ -26,6 +26,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "cancel.h"
 #include "client.h"
@@ -73,7 +74,7 @@ void client_set_state(struct client *cl, enum client_state st)
 }
 
 void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss, socklen_t sl,
-                     bool is_unix)
+                     bool is_unix, const char *listener)
 {
 	struct gen *g = runtime_gen_get();
 	int max = g->cfg->max_client_conn;
@@ -141,6 +142,7 @@ void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss
 	if (g->cfg->log_connections)
 		log_info("connection received: host=%s%s%s", cl->remote_addr,
 		         is_unix ? "" : " port=", cl->remote_port);
+	audit_connect(cl, listener);
 }
 
 /* Queue a FATAL error for the client and flush it (best effort). */
@@ -175,6 +177,7 @@ void client_close(struct client *cl, const char *reason)
 	if (cl->c.dead)
 		return;
 	cl->c.dead = true;
+	audit_disconnect(cl, reason);
 	if (cl->gen->cfg->log_disconnections && cl->state != CL_STARTUP)
 		log_info("%sdisconnection: session time: %.3f s user=%s database=%s host=%s%s%s%s",
 		         client_log_prefix(cl, prefix, sizeof prefix),

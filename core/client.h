@@ -15,7 +15,7 @@ struct worker;
 
 /* A new socket from a listener of worker w. */
 void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss, socklen_t sl,
-                     bool is_unix);
+                     bool is_unix, const char *listener);
 
 /* epoll readiness on the client socket. */
 void client_on_event(struct client *cl, uint32_t events);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "cancel.h"
 #include "client.h"
@@ -225,6 +226,7 @@ void client_read_startup(struct client *cl)
 			            "negotiation extension");
 			return;
 		}
+		audit_transport(cl);
 	}
 	n = io_read(&cl->c);
 

@@ -71,10 +71,11 @@ struct pgs_conn {
 	struct iobuf *rbuf;
 	struct bytebuf wbuf; /* output the socket did not take yet */
 	struct conn_mem *mem;
-	bool dead;              /* closed; freed at the end of the loop turn */
-	struct list wlink;      /* worker's list of live clients / servers */
-	struct transport *tp;   /* TLS/GSS layer (transport.c); NULL: plain */
-	struct list ready_link; /* in the worker's ready list while tp->ready_listed */
+	bool dead;                    /* closed; freed at the end of the loop turn */
+	struct list wlink;            /* worker's list of live clients / servers */
+	struct transport *tp;         /* TLS/GSS layer (transport.c); NULL: plain */
+	struct list ready_link;       /* in the worker's ready list while tp->ready_listed */
+	uint64_t bytes_in, bytes_out; /* through the socket (or transport), for audit */
 };
 
 enum client_state {

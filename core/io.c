@@ -19,11 +19,17 @@ static ssize_t out(struct pgs_conn *c, const void *p, size_t len)
 	ssize_t n;
 
 	if (c->tp != NULL)
-		return transport_write(c, p, len);
-	do
-		n = send(c->fd, p, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+		n = transport_write(c, p, len);
+	else {
+		do
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			n = -errno;
+	}
+	if (n > 0)
+		c->bytes_out += (uint64_t)n;
+	return n;
 }
 
 /* Decrypted bytes the socket will not announce: read them this turn. */
@@ -115,6 +121,7 @@ static ssize_t read_transport(struct pgs_conn *c, struct iobuf *b)
 
 		if (n > 0) {
 			b->end += (uint32_t)n;
+			c->bytes_in += (uint64_t)n;
 			total += n;
 			continue;
 		}
@@ -153,6 +160,7 @@ ssize_t io_read(struct pgs_conn *c)
 		n = recv(c->fd, b->data + b->end, IOBUF_SIZE - b->end, 0);
 		if (n > 0) {
 			b->end += (uint32_t)n;
+			c->bytes_in += (uint64_t)n;
 			return n;
 		}
 		if (n == 0)

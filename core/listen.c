@@ -232,7 +232,7 @@ void listener_accept(struct worker *w, struct listener *l)
 
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		}
-		client_accepted(w, fd, &ss, sl, l->is_unix);
+		client_accepted(w, fd, &ss, sl, l->is_unix, l->desc);
 	}
 }
 

@@ -17,6 +17,7 @@
 
 #include "cancel.h"
 #include "listen.h"
+#include "audit.h"
 #include "log.h"
 #include "pool.h"
 #include "runtime.h"
@@ -120,6 +121,13 @@ static void reload(uint64_t *number)
 		 * characters). */
 		log_error("reload of %s failed; the previous configuration stays in force:",
 		          rt->config_path);
+		{
+			struct gen *cur = runtime_gen_get();
+
+			audit_reload(cur->mods, false, rt->config_path,
+			             "the new configuration is invalid");
+			gen_unref(cur);
+		}
 		for (line = strtok_r(err, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
 			log_error("  %s", line);
@@ -131,6 +139,7 @@ static void reload(uint64_t *number)
 	pool_reconfigure_all(g);
 	runtime_gen_set(g);
 	log_info("configuration reloaded (generation %llu)", (unsigned long long)*number);
+	audit_reload(g->mods, true, rt->config_path, NULL);
 }
 
 static void wake_all(void)
@@ -176,6 +185,7 @@ static int run(const char *path)
 	/* Workers inherit this mask: only the main thread takes signals. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -226,6 +236,12 @@ static int run(const char *path)
 		if (sig == SIGHUP) {
 			log_info("received SIGHUP: reloading %s", path);
 			reload(&number);
+		} else if (sig == SIGUSR1) {
+			struct gen *cur = runtime_gen_get();
+
+			log_info("received SIGUSR1: reopening audit files");
+			audit_reopen(cur->mods);
+			gen_unref(cur);
 		} else if (sig == SIGINT) {
 			log_info("received SIGINT: fast shutdown");
 			break;

@@ -25,6 +25,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "client.h"
 #include "host.h"
 #include "io.h"
@@ -124,6 +125,7 @@ void server_connect(struct pool *p, struct worker *w)
 void server_login_failed(struct server *sv, const char *msg)
 {
 	slog(PGS_LOG_WARN, sv, "server login failed: %s", msg);
+	audit_server_fail(sv, msg);
 	server_close(sv, msg);
 }
 

@@ -1,5 +1,5 @@
 /*
- * pgsluice/module.h — the module ABI, version 1.3.
+ * pgsluice/module.h — the module ABI, version 1.4.
  *
  * This is the only header a pgsluice module includes.  A module never links
  * against the daemon: it exports one entry function returning a descriptor,
@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define PGS_ABI_MAJOR    1
-#define PGS_ABI_MINOR    3
+#define PGS_ABI_MINOR    4
 #define PGS_MODULE_MAGIC 0x70674d31u /* "pgM1" */
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
@@ -304,7 +304,25 @@ typedef struct pgs_access_ops {
 	int (*ident)(void *mod, const char *map, const char *system_user, const char *role);
 } pgs_access_ops;
 
-/* Audit events. */
+/* Audit events.  Since 1.4 every event carries `fields`: its facts as
+ * text, key, value, ..., NULL, never a secret.  Keys by event (all text;
+ * "conn" = "C-<id>" on every connection event):
+ *   CONNECT      peer, port, listener
+ *   TLS          protocol, cipher, client_subject (when a certificate came)
+ *   GSS          principal
+ *   STEP         chain, step (instance), module, result ("ok", "fail",
+ *                "ignore", "protocol_error"), rule, reason (on fail)
+ *   AUTH_OK      user, database, method (the chain), identity, rule,
+ *                transport
+ *   AUTH_FAIL    user, database, method, reason (as logged), rule,
+ *                transport
+ *   DISCONNECT   user, database, duration_ms, bytes_in, bytes_out, reason
+ *   RELOAD       result ("ok", "failed"), config, reason (on failure)
+ *   SERVER_FAIL  server, user, database, reason
+ *   ADMIN        user, command, result
+ * on_event() is called on the thread where the event happens (workers, the
+ * main thread for RELOAD), often several at once: it must be thread-safe
+ * and must not block (queue, and write elsewhere). */
 enum pgs_event_type {
 	PGS_EV_CONNECT = 1,
 	PGS_EV_AUTH_OK,
@@ -312,18 +330,34 @@ enum pgs_event_type {
 	PGS_EV_DISCONNECT,
 	PGS_EV_RELOAD,
 	PGS_EV_ADMIN,
+	/* 1.4 */
+	PGS_EV_TLS,         /* TLS established with a client */
+	PGS_EV_GSS,         /* GSS encryption established with a client */
+	PGS_EV_STEP,        /* one chain step's result */
+	PGS_EV_SERVER_FAIL, /* a server connection or login failed */
 };
 
 typedef struct pgs_event {
 	uint32_t size;
 	enum pgs_event_type type;
 	const char *detail; /* may be NULL; never a secret */
+	/* --- ABI 1.4 --- */
+	const char *const *fields; /* key, value, ..., NULL (see above) */
 } pgs_event;
 
 typedef struct pgs_audit_ops {
 	uint32_t size;
 	void (*on_event)(void *mod, const pgs_conn *conn, const pgs_event *ev);
 	void *reserved[4];
+
+	/* --- ABI 1.4 --- */
+	/* 0 while the sink takes events; a negative errno when it cannot
+	 * write and its policy says new logins must wait for it: the host
+	 * then refuses each new login (SQLSTATE 58030) and logs why.  Called
+	 * on workers for every login: must be cheap and never block. */
+	int (*healthy)(void *mod);
+	/* Reopen output files (SIGUSR1, after log rotation).  Main thread. */
+	void (*reopen)(void *mod);
 } pgs_audit_ops;
 
 /* Transport (TLS, GSS encryption).  The host owns the socket; the module
