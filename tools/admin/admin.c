@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "admin_audit.h"
 #include "admin_key.h"
 #include "admin_user.h"
 #include "admin_util.h"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 	        "                           [--password-file F | --generate] [--scram]\n"
 	        "  pgsluice-admin user del  -f VAULT -U USER\n"
 	        "  pgsluice-admin user ls   -f VAULT [-k FILE] [--passphrase-file F] [--check]\n"
+	        "  pgsluice-admin audit-key -k FILE [--force]\n"
+	        "  pgsluice-admin audit-verify -k FILE AUDITFILE...\n"
 	        "  pgsluice-admin --help | --version\n"
 	        "\n"
 	        "Commands:\n"
@@ -57,12 +60,22 @@ static void usage(FILE *f)
 	        "  add and edit check the passphrase against the master key file, and that the\n"
 	        "  other entries of VAULT decrypt with that key, before writing.  Every write\n"
 	        "  replaces the file atomically: a failed run leaves the old file intact.\n"
+	        "  audit-key   create the audit trail's key file: a random 32-byte key as 64 hex\n"
+	        "              digits, mode 0600.  An existing file is refused unless --force\n"
+	        "              is given; audit files chained with the old key verify only\n"
+	        "              with the old key.\n"
+	        "  audit-verify  check each AUDITFILE's HMAC chain with the audit key, stopping\n"
+	        "              at the first problem, which is named by its line.  Prints \"OK:\"\n"
+	        "              and the line and seq range for each good file, and a note for\n"
+	        "              each chain_start and gap event met.\n"
 	        "\n"
 	        "Options:\n"
 	        "  -f, --file VAULT        the vault file\n"
 	        "  -U, --user USER         the user name (1 to %d bytes, no control characters)\n"
 	        "  -k, --key FILE          the master key file; default: master.key in the\n"
-	        "                          directory of VAULT (master-key: ./master.key)\n"
+	        "                          directory of VAULT (master-key: ./master.key).\n"
+	        "                          audit-key, audit-verify: the audit key file\n"
+	        "                          (required; a private file, mode 0600 or 0400)\n"
 	        "  --passphrase-file F     the master key passphrase is the first line of F, a\n"
 	        "                          private file (mode 0600); else the environment\n"
 	        "                          variable " VAULT_ENV_PASSPHRASE ";\n"
@@ -79,7 +92,7 @@ static void usage(FILE *f)
 	        "                          and admins vaults: pgsluice logs in to PostgreSQL with\n"
 	        "                          the passwords of the users vault and needs them as\n"
 	        "                          they are.\n"
-	        "  --force                 master-key: replace an existing master key file\n"
+	        "  --force                 master-key, audit-key: replace an existing key file\n"
 	        "  --check                 user ls: decrypt every entry\n"
 	        "  -h, --help              this text\n"
 	        "  -V, --version           the version\n"
@@ -92,7 +105,12 @@ static void usage(FILE *f)
 	        "  2  usage error\n"
 	        "  3  wrong passphrase, or vault entries that do not decrypt\n"
 	        "  4  the user exists (add) or does not exist (edit, del)\n"
-	        "  5  the master key file exists (master-key without --force)\n",
+	        "  5  the master key file exists (master-key without --force), or the audit\n"
+	        "     key file (audit-key without --force)\n"
+	        "audit-verify: 0 every file verified, 1 a file is broken (its first problem is\n"
+	        "on stdout), 2 usage error, 3 the key file or an audit file is missing,\n"
+	        "unreadable or malformed, or the key file is not private (the check stops\n"
+	        "there).\n",
 	        VAULT_MASTER_ITERATIONS, VAULT_MAX_USER, ADMIN_GENERATED_LEN, ADMIN_SCRAM_SALT_LEN,
 	        ADMIN_SCRAM_ITER, VAULT_MAX_SECRET);
 }
@@ -118,16 +136,19 @@ enum long_only { LO_PASSPHRASE = 256, LO_PASSWORD, LO_GENERATE, LO_SCRAM, LO_FOR
 static const struct command {
 	const char *word, *sub;
 	unsigned allowed, required;
+	bool operands; /* takes file names after the options */
 } commands[] = {
-        {"master-key", NULL, OPT_KEY | OPT_PASSPHRASE | OPT_FORCE, 0},
+        {"master-key", NULL, OPT_KEY | OPT_PASSPHRASE | OPT_FORCE, 0, false},
         {"user", "add",
          OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE | OPT_PASSWORD | OPT_GENERATE | OPT_SCRAM,
-         OPT_FILE | OPT_USER},
+         OPT_FILE | OPT_USER, false},
         {"user", "edit",
          OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE | OPT_PASSWORD | OPT_GENERATE | OPT_SCRAM,
-         OPT_FILE | OPT_USER},
-        {"user", "del", OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE, OPT_FILE | OPT_USER},
-        {"user", "ls", OPT_FILE | OPT_KEY | OPT_PASSPHRASE | OPT_CHECK, OPT_FILE},
+         OPT_FILE | OPT_USER, false},
+        {"user", "del", OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE, OPT_FILE | OPT_USER, false},
+        {"user", "ls", OPT_FILE | OPT_KEY | OPT_PASSPHRASE | OPT_CHECK, OPT_FILE, false},
+        {"audit-key", NULL, OPT_KEY | OPT_FORCE, OPT_KEY, false},
+        {"audit-verify", NULL, OPT_KEY, OPT_KEY, true},
 };
 
 /* In the order of the OPT_ bits, which opt_name() relies on. */
@@ -189,7 +210,9 @@ static int set_once(const char **dst, unsigned bit, unsigned *seen)
 }
 
 /* Parse argv (argv[0] is the last command word); ADMIN_OK, ADMIN_USAGE, or
- * -1 when --help or --version was answered. */
+ * -1 when --help or --version was answered.  The file names of a command
+ * that takes them are then argv[optind..argc): getopt_long() moves them
+ * behind the options. */
 static int parse_options(int argc, char **argv, const struct command *cmd, struct admin_opts *o)
 {
 	unsigned seen = 0, bad;
@@ -250,7 +273,7 @@ static int parse_options(int argc, char **argv, const struct command *cmd, struc
 	}
 	if (rc != 0)
 		return ADMIN_USAGE;
-	if (optind < argc) {
+	if (optind < argc && !cmd->operands) {
 		/* Not echoed: it may be a password typed where none belongs. */
 		admin_msg("unexpected argument after the options (a password is never given on "
 		          "the command line: see --help)");
@@ -266,6 +289,10 @@ static int parse_options(int argc, char **argv, const struct command *cmd, struc
 	if (bad != 0) {
 		admin_msg("%s%s%s needs --%s", cmd->word, cmd->sub ? " " : "",
 		          cmd->sub ? cmd->sub : "", opt_name(bad & -bad));
+		return ADMIN_USAGE;
+	}
+	if (cmd->operands && optind >= argc) {
+		admin_msg("%s needs at least one file to check", cmd->word);
 		return ADMIN_USAGE;
 	}
 	if (o->generate && o->password_file != NULL) {
@@ -329,7 +356,11 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_ERROR;
 	if (rc != ADMIN_OK)
 		return rc;
-	if (cmd->sub == NULL)
+	if (strcmp(cmd->word, "audit-key") == 0)
+		rc = admin_cmd_audit_key(&o);
+	else if (strcmp(cmd->word, "audit-verify") == 0)
+		rc = admin_cmd_audit_verify(&o, argc - words - optind, argv + words + optind);
+	else if (cmd->sub == NULL)
 		rc = admin_cmd_master_key(&o);
 	else
 		rc = admin_cmd_user(cmd->sub, &o);

@@ -5,7 +5,8 @@
  * admin.c holds main, option parsing and the usage text; admin_util.c the
  * messages and the password sources; admin_key.c the master-key command,
  * the passphrase and the unlocking of a master key; admin_user.c the user
- * commands.
+ * commands; admin_audit.c audit-key and audit-verify (the audit trail's
+ * HMAC chain, doc/operations.md).
  * Every command returns one of the exit codes below; secrets live in
  * caller-owned buffers that are wiped (OPENSSL_cleanse) on every path.
  */
