@@ -20,6 +20,7 @@
 #include "log.h"
 #include "modload.h"
 #include "runtime.h"
+#include "stats.h"
 #include "transport.h"
 
 /* PostgreSQL 15's words for the connection's encryption in hba refusals. */
@@ -82,11 +83,18 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 	return 0;
 }
 
+/* Count a login result for the metrics, by the chain that decided it. */
+static void count_auth(const struct client *cl, bool ok)
+{
+	stats_auth(&rt->stats, cl->auth.chain ? cl->auth.chain->name : "hba", ok);
+}
+
 static void auth_failed(struct client *cl, const char *logdetail)
 {
 	const pgs_auth_ops *ops = cl->auth.failed;
 	char prefix[256];
 
+	count_auth(cl, false);
 	audit_auth(cl, false, logdetail ? logdetail : "no detail");
 	log_info("%sauthentication failed (chain \"%s\"%s%s): %s",
 	         client_log_prefix(cl, prefix, sizeof prefix),
@@ -128,6 +136,7 @@ static bool clientcert_present(struct client *cl, const struct chainset_chain *c
 		return true;
 	log_info("%s:%s: %s: no verified client certificate", cl->remote_addr, cl->remote_port,
 	         cl->auth_rule ? cl->auth_rule : "clientcert");
+	stats_auth(&rt->stats, chain != NULL ? chain->name : "hba", false);
 	audit_auth(cl, false, "no verified client certificate (clientcert)");
 	client_fail(cl, "28000", "connection requires a valid client certificate");
 	return false;
@@ -255,6 +264,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 				auth_failed(cl, why);
 				return;
 			}
+			count_auth(cl, true);
 			audit_auth(cl, true, NULL);
 			client_auth_ok(cl);
 			return;
@@ -267,6 +277,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 
 			log_info("%sauthentication protocol violation: %s",
 			         client_log_prefix(cl, prefix, sizeof prefix), logdetail);
+			count_auth(cl, false);
 			audit_auth(cl, false, logdetail);
 			client_fail(cl, "08P01", "%s", logdetail);
 			return;
@@ -294,6 +305,7 @@ void auth_start(struct client *cl)
 	case 0:
 		break;
 	case -EACCES:
+		stats_auth(&rt->stats, "hba", false);
 		audit_auth(cl, false, "pg_hba.conf rejects the connection");
 		client_fail(cl, "28000",
 		            "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database "
@@ -301,6 +313,7 @@ void auth_start(struct client *cl)
 		            cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
 		return;
 	case -EINVAL:
+		stats_auth(&rt->stats, "hba", false);
 		audit_auth(cl, false, "invalid authentication method");
 		client_fail(cl, "28000",
 		            "authentication failed for user \"%s\": invalid "
@@ -308,6 +321,7 @@ void auth_start(struct client *cl)
 		            cl->sp.user);
 		return;
 	default:
+		stats_auth(&rt->stats, "hba", false);
 		audit_auth(cl, false, "no pg_hba.conf entry");
 		client_fail(
 		        cl, "28000",

@@ -40,6 +40,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
+#include "stats.h"
 #include "worker.h"
 
 static void client_drain(struct client *cl);
@@ -67,8 +68,28 @@ static void cl_log(enum pgs_log level, const struct client *cl, const char *fmt,
 	va_end(ap);
 }
 
+/* How the metrics count a client in state st (-1: not counted). */
+static int stats_state(enum client_state st)
+{
+	switch (st) {
+	case CL_LINKED:
+		return STATS_CL_ACTIVE;
+	case CL_WAITING:
+	case CL_LOGIN_WAIT:
+		return STATS_CL_WAITING;
+	case CL_IDLE:
+		return STATS_CL_IDLE;
+	default:
+		return -1;
+	}
+}
+
 void client_set_state(struct client *cl, enum client_state st)
 {
+	/* a closed client was taken out of the counts by client_close() */
+	if (cl->pool != NULL && !cl->c.dead)
+		stats_client_move(pool_counters(cl->pool, cl->c.w->index), stats_state(cl->state),
+		                  stats_state(st));
 	cl->state = st;
 	cl->state_since = cl->c.w->now;
 }
@@ -81,6 +102,7 @@ void client_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss
 	struct client *cl;
 
 	(void)sl;
+	stats_add(&rt->stats.client_connections, 1);
 	if (atomic_fetch_add(&rt->nclients, 1) >= max) {
 		struct bytebuf b = {0};
 
@@ -187,6 +209,8 @@ void client_close(struct client *cl, const char *reason)
 		         reason ? ")" : "");
 	if (cl->state == CL_WAITING || cl->state == CL_LOGIN_WAIT)
 		pool_cancel_wait(cl->pool, cl);
+	if (cl->pool != NULL)
+		stats_client_move(pool_counters(cl->pool, w->index), stats_state(cl->state), -1);
 	if (cl->server != NULL) {
 		struct server *sv = cl->server;
 
@@ -409,7 +433,7 @@ static void client_drain(struct client *cl)
 
 	while (b != NULL && b->start < b->end && !cl->c.dead) {
 		struct server *sv;
-		uint32_t p, start;
+		uint32_t p, start, queries = 0;
 
 		if (cl->state == CL_IDLE) {
 			if (cl->in_remain == 0 && b->data[b->start] == 'X') {
@@ -445,6 +469,9 @@ static void client_drain(struct client *cl)
 			}
 			if (type == 'X') {
 				/* Terminate is ours: the server stays open. */
+				if (queries > 0)
+					stats_add(&pool_counters(cl->pool, cl->c.w->index)->queries,
+					          queries);
 				if (p > start && server_send(sv, b->data + start, p - start) < 0)
 					return;
 				b->start = b->end;
@@ -453,9 +480,13 @@ static void client_drain(struct client *cl)
 			}
 			if (type == 'Q' || type == 'S' || type == 'F')
 				sv->pending++;
+			if (type == 'Q' || type == 'E')
+				queries++;
 			p += PROTO_MSG_HDR;
 			cl->in_remain = len - 4;
 		}
+		if (queries > 0)
+			stats_add(&pool_counters(cl->pool, cl->c.w->index)->queries, queries);
 		if (p == start)
 			break; /* only a partial header: wait for more */
 		b->start = p;
@@ -503,6 +534,8 @@ static void read_and_forward(struct client *cl)
 		return;
 	}
 	cl->last_active = cl->c.w->now;
+	if (cl->pool != NULL && n > 0)
+		stats_add(&pool_counters(cl->pool, cl->c.w->index)->bytes_in, (uint64_t)n);
 	if (cl->state == CL_WAITING || cl->state == CL_LOGIN_WAIT)
 		return; /* kept until a server arrives */
 	client_drain(cl);

@@ -22,6 +22,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "startup.h"
+#include "stats.h"
 #include "transport.h"
 #include "util.h"
 #include "worker.h"
@@ -226,6 +227,10 @@ void client_read_startup(struct client *cl)
 			            "negotiation extension");
 			return;
 		}
+		stats_add(strcmp(transport_kind_name(&cl->c), "gss") == 0
+		                  ? &rt->stats.gss_handshakes
+		                  : &rt->stats.tls_handshakes,
+		          1);
 		audit_transport(cl);
 	}
 	n = io_read(&cl->c);

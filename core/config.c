@@ -5,9 +5,9 @@
  * its own libconfig config_t (kept in cfg->files, because module groups and
  * chain steps are handed on as config_setting_t pointers into them), then
  * folded into one snapshot file by file: scalars — the later file wins;
- * modules/chains/servers/pools — replaced by key; listen — replaced whole;
- * log/auth — key by key.  Cross references (pool -> server, chain step ->
- * module) are checked once everything is merged.
+ * modules/chains/servers/pools — replaced by key; listen and metrics —
+ * replaced whole; log/auth — key by key.  Cross references (pool -> server,
+ * chain step -> module) are checked once everything is merged.
  *
  * Every problem is collected, not just the first, as "FILE:LINE: message"
  * (or "FILE: message" when there is no line), so that --check-config shows
@@ -122,6 +122,9 @@ void config_free(struct pgs_config *cfg)
 		return;
 	free(cfg->path);
 	cfg_free_listen(cfg->listen, cfg->nlisten);
+	free(cfg->metrics.host);
+	free(cfg->metrics.path);
+	free(cfg->metrics.where);
 	free(cfg->unix_socket_dir);
 	free(cfg->module_path);
 	for (i = 0; i < cfg->nmodules; i++)

@@ -65,6 +65,17 @@ struct cfg_listen {
 	char *where; /* "file:line" */
 };
 
+/* The metrics endpoint (`metrics = { listen = "127.0.0.1:9187"; }`). */
+#define PGS_DEFAULT_METRICS_PATH "/metrics"
+#define PGS_METRICS_PATH_MAX     256 /* bytes in metrics.path */
+
+struct cfg_metrics {
+	char *host; /* IPv4/IPv6 literal or "*"; NULL: no endpoint */
+	int port;
+	char *path;  /* "/metrics" by default */
+	char *where; /* "file:line" of the group */
+};
+
 struct cfg_server {
 	char *name;
 	char *host; /* IP literal, host name, or a directory (Unix socket) */
@@ -131,6 +142,8 @@ struct pgs_config {
 	int workers;           /* 0: one per CPU (resolved at start) */
 	int max_client_conn;   /* default 5000 */
 
+	struct cfg_metrics metrics; /* metrics group; host NULL when absent */
+
 	/* log group */
 	int log_level; /* enum pgs_log */
 	bool log_connections, log_disconnections;
@@ -183,6 +196,14 @@ const struct cfg_pool *config_find_pool(const struct pgs_config *cfg, const char
 
 /* A named chain, NULL if absent. */
 const struct cfg_chain *config_find_chain(const struct pgs_config *cfg, const char *name);
+
+/*
+ * Split "HOST:PORT" (an IPv4 literal, "[IPv6]" or "*", then a port
+ * 1..65535) into host (without brackets) and port.  0, or -EINVAL with
+ * the reason in why.
+ */
+int config_parse_host_port(const char *s, char *host, size_t hostlen, int *port, char *why,
+                           size_t whylen) __attribute__((warn_unused_result));
 
 /* "file:line" of a setting, into buf. */
 const char *config_where(const config_setting_t *s, char *buf, size_t len);

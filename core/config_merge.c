@@ -4,9 +4,10 @@
  * Files are merged in order (the main file, then conf.d/ in lexical order).
  * Scalars: the later file wins; modules, chains, servers and pools: a later
  * definition with the same key (name, or database+user for a pool) replaces
- * the earlier whole; listen: replaced whole; log and auth: key by key.  The
- * same key twice in one file is an error, not an override.  Each setting is
- * checked as it is merged; cross references wait for cfg_finish().
+ * the earlier whole; listen, metrics: replaced whole; log and auth: key by
+ * key.  The same key twice in one file is an error, not an override.  Each
+ * setting is checked as it is merged; cross references wait for
+ * cfg_finish().
  */
 #include "autoconf.h"
 
@@ -134,6 +135,65 @@ static void merge_log(struct loader *ld, const config_setting_t *s)
 	m = config_setting_get_member(s, "disconnections");
 	if (m != NULL)
 		(void)cfg_get_bool(ld, m, "log.disconnections", &cfg->log_disconnections);
+}
+
+/* A path the endpoint answers: "/" then printable ASCII, no query part. */
+static bool metrics_path_ok(const char *v)
+{
+	if (v[0] != '/' || strlen(v) > PGS_METRICS_PATH_MAX)
+		return false;
+	for (; *v != '\0'; v++)
+		if (*v <= ' ' || *v >= 0x7f || *v == '?' || *v == '#')
+			return false;
+	return true;
+}
+
+static void merge_metrics(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = {"listen", "path", NULL};
+	struct cfg_metrics *mc = &ld->cfg->metrics;
+	const config_setting_t *m;
+	const char *listen, *path = PGS_DEFAULT_METRICS_PATH;
+	char host[64], why[96], b[SHOW_MAX + 8];
+	int port;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s,
+		           "metrics: expected a group { listen = \"127.0.0.1:9187\"; }, got %s",
+		           cfg_type_name(s));
+		return;
+	}
+	cfg_check_keys(ld, s, "metrics", keys);
+	m = config_setting_get_member(s, "listen");
+	if (m == NULL) {
+		cfg_err_at(ld, s, "metrics: missing required setting \"listen\"");
+		return;
+	}
+	if (!cfg_get_string(ld, m, "metrics.listen", &listen))
+		return;
+	if (config_parse_host_port(listen, host, sizeof host, &port, why, sizeof why) < 0) {
+		cfg_err_at(ld, m, "metrics.listen: %s: %s", cfg_show(b, sizeof b, listen), why);
+		return;
+	}
+	m = config_setting_get_member(s, "path");
+	if (m != NULL) {
+		if (!cfg_get_string(ld, m, "metrics.path", &path))
+			return;
+		if (!metrics_path_ok(path)) {
+			cfg_err_at(ld, m,
+			           "metrics.path: %s must start with \"/\" and hold at most %d "
+			           "printable characters, without spaces, \"?\" or \"#\"",
+			           cfg_show(b, sizeof b, path), PGS_METRICS_PATH_MAX);
+			return;
+		}
+	}
+	free(mc->host);
+	free(mc->path);
+	free(mc->where);
+	mc->host = cfg_dup_str(ld, host);
+	mc->port = port;
+	mc->path = cfg_dup_str(ld, path);
+	mc->where = cfg_where_of(ld, s);
 }
 
 static void merge_modules(struct loader *ld, const config_setting_t *s)
@@ -638,6 +698,8 @@ void cfg_merge_file(struct loader *ld, const config_t *file)
 			(void)cfg_get_int(ld, s, key, 1, INT_MAX, &cfg->max_client_conn);
 		} else if (strcmp(key, "log") == 0) {
 			merge_log(ld, s);
+		} else if (strcmp(key, "metrics") == 0) {
+			merge_metrics(ld, s);
 		} else if (strcmp(key, "module_path") == 0) {
 			if (cfg_get_nonempty(ld, s, key, &v))
 				set_string(ld, &cfg->module_path, v);

@@ -8,6 +8,8 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,67 @@
 #ifndef PGS_MODULE_DIR
 #define PGS_MODULE_DIR "/usr/local/lib/pgsluice"
 #endif
+
+/* --------------------------------------------------------- host and port */
+
+int config_parse_host_port(const char *s, char *host, size_t hostlen, int *port, char *why,
+                           size_t whylen)
+{
+	const char *colon, *h = s, *p;
+	size_t hl;
+	unsigned char addr[16];
+	long v = 0;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(why, whylen, "expected [IPv6]:port");
+			return -EINVAL;
+		}
+		h = s + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL) {
+			snprintf(why, whylen, "expected host:port");
+			return -EINVAL;
+		}
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen || hl >= INET6_ADDRSTRLEN) {
+		snprintf(why, whylen, "the host is empty or too long");
+		return -EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (s[0] == '[' ? inet_pton(AF_INET6, host, addr) != 1
+	                : strcmp(host, "*") != 0 && inet_pton(AF_INET, host, addr) != 1) {
+		snprintf(why, whylen,
+		         s[0] == '[' ? "the host is not an IPv6 address"
+		                     : "the host is not an IPv4 address, [IPv6] or \"*\"");
+		return -EINVAL;
+	}
+	p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5) {
+		snprintf(why, whylen, "the port must be 1 to 65535");
+		return -EINVAL;
+	}
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9') {
+			snprintf(why, whylen, "the port must be 1 to 65535");
+			return -EINVAL;
+		}
+		v = v * 10 + (*p - '0');
+	}
+	if (v < 1 || v > 65535) {
+		snprintf(why, whylen, "the port must be 1 to 65535");
+		return -EINVAL;
+	}
+	*port = (int)v;
+	return 0;
+}
 
 /* ------------------------------------------------------------ typed getters */
 

@@ -19,6 +19,7 @@
 #include "listen.h"
 #include "audit.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "runtime.h"
 #include "util.h"
@@ -106,7 +107,7 @@ static int open_listeners(const struct pgs_config *cfg, struct listener **unix_o
 	return 0;
 }
 
-static void reload(uint64_t *number)
+static void reload(uint64_t *number, const struct metrics *metrics)
 {
 	char *err = calloc(1, ERRBUF);
 	struct gen *g;
@@ -119,6 +120,7 @@ static void reload(uint64_t *number)
 
 		/* One log line per error line (the log shows no control
 		 * characters). */
+		stats_add(&rt->stats.reloads_failed, 1);
 		log_error("reload of %s failed; the previous configuration stays in force:",
 		          rt->config_path);
 		{
@@ -135,6 +137,13 @@ static void reload(uint64_t *number)
 		return;
 	}
 	free(err);
+	stats_add(&rt->stats.reloads_ok, 1);
+	/* The endpoint keeps the address it started with. */
+	if (!metrics_matches(metrics, &g->cfg->metrics))
+		log_warn("metrics settings changed (%s): they take effect at the next restart; "
+		         "the endpoint stays at %s",
+		         g->cfg->metrics.where ? g->cfg->metrics.where : "group removed",
+		         metrics_describe(metrics));
 	log_set_level(g->cfg->log_level);
 	pool_reconfigure_all(g);
 	runtime_gen_set(g);
@@ -153,6 +162,7 @@ static int run(const char *path)
 	static struct runtime runtime; /* the one runtime struct, owned here */
 	char *err = calloc(1, ERRBUF);
 	struct listener *unix_listener = NULL;
+	struct metrics *metrics = NULL;
 	uint64_t number = 1;
 	sigset_t sigs;
 	struct gen *g;
@@ -165,6 +175,7 @@ static int run(const char *path)
 	pthread_mutex_init(&rt->gen_lock, NULL);
 	pthread_mutex_init(&rt->pools_lock, NULL);
 	list_init(&rt->pools);
+	stats_init(&rt->stats);
 	rt->config_path = path;
 	if (cancel_init() < 0) {
 		fprintf(stderr, "pgsluice: out of memory\n");
@@ -207,6 +218,13 @@ static int run(const char *path)
 		print_errors("could not start", err);
 		return 1;
 	}
+	if (metrics_start(&g->cfg->metrics, &metrics, err, ERRBUF) < 0) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, ERRBUF - n, " (%s)", g->cfg->metrics.where);
+		print_errors("could not start", err);
+		return 1;
+	}
 	/* Pools named exactly (no "*") exist from the start, so that
 	 * initial_size and min_size servers are opened before any client. */
 	for (size_t i = 0; i < g->cfg->npools; i++) {
@@ -228,6 +246,8 @@ static int run(const char *path)
 	         rt->nworkers, rt->nworkers == 1 ? "" : "s", g->cfg->nlisten,
 	         g->cfg->nlisten == 1 ? "" : "es", unix_listener ? ", Unix socket " : "",
 	         unix_listener ? unix_listener->desc : "", path);
+	if (metrics != NULL)
+		log_info("metrics endpoint on http://%s", metrics_describe(metrics));
 
 	for (;;) {
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
@@ -235,7 +255,7 @@ static int run(const char *path)
 
 		if (sig == SIGHUP) {
 			log_info("received SIGHUP: reloading %s", path);
-			reload(&number);
+			reload(&number, metrics);
 		} else if (sig == SIGUSR1) {
 			struct gen *cur = runtime_gen_get();
 
@@ -271,6 +291,8 @@ static int run(const char *path)
 			}
 		}
 	}
+	/* The endpoint reads the pools and counters: it goes first. */
+	metrics_stop(metrics);
 	/* Jobs finish first: they report to workers that must still exist. */
 	workpool_stop();
 	atomic_store(&rt->stopping, true);
@@ -282,6 +304,7 @@ static int run(const char *path)
 	pool_free_all();
 	runtime_gen_set(NULL);
 	cancel_fini();
+	stats_fini(&rt->stats);
 	lt_dlexit();
 	free(err);
 	log_info("pgsluice stopped");

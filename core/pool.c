@@ -7,6 +7,7 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,11 @@ static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const cha
 	p->nconnecting = calloc((size_t)nw, sizeof *p->nconnecting);
 	p->database = strdup(database);
 	p->user = strdup(user);
-	if (!p->idle || !p->nidle || !p->waiters || !p->nconnecting || !p->database || !p->user) {
+	p->counters = aligned_alloc(_Alignof(struct pool_counters),
+	                            (size_t)nw * sizeof *p->counters);
+	if (!p->idle || !p->nidle || !p->waiters || !p->nconnecting || !p->database || !p->user ||
+	    !p->counters) {
+		free(p->counters);
 		free(p->idle);
 		free(p->nidle);
 		free(p->waiters);
@@ -45,6 +50,7 @@ static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const cha
 		free(p);
 		return NULL;
 	}
+	memset(p->counters, 0, (size_t)nw * sizeof *p->counters);
 	for (int i = 0; i < nw; i++) {
 		list_init(&p->idle[i]);
 		list_init(&p->waiters[i]);
@@ -148,6 +154,7 @@ void pool_free_all(void)
 		free(p->nidle);
 		free(p->waiters);
 		free(p->nconnecting);
+		free(p->counters);
 		free(p->database);
 		free(p->user);
 		free(p);
@@ -289,8 +296,12 @@ void pool_release(struct pool *p, struct worker *w, struct server *sv)
 	int target = -1;
 
 	pthread_mutex_lock(&p->lock);
-	if (sv->state == SV_LOGIN)
+	if (sv->state == SV_LOGIN) {
 		p->nconnecting[w->index]--;
+		/* Out of "connecting" once: a LOGIN_WAIT client in transaction
+		 * mode releases it again (client_got_server). */
+		sv->state = SV_IDLE;
+	}
 	if (sv->close_when_done || expired(p, sv, w->now)) {
 		pthread_mutex_unlock(&p->lock);
 		server_close(sv, sv->close_when_done ? "reset failed"
@@ -501,4 +512,79 @@ void pool_sweep_worker(struct worker *w)
 		pthread_mutex_lock(&rt->pools_lock);
 	}
 	pthread_mutex_unlock(&rt->pools_lock);
+}
+
+/* One pool's snapshot: the counters without a lock, the rest under it. */
+static void snapshot_one(struct pool *p, struct stats_pool_snap *o, int64_t now)
+{
+	int64_t oldest = now, idle = 0, connecting = 0, total;
+
+	memset(o, 0, sizeof *o);
+	o->database = p->database;
+	o->user = p->user;
+	for (int i = 0; i < p->nworkers; i++) {
+		struct pool_counters *pc = &p->counters[i];
+
+		o->transactions += stats_read(&pc->transactions);
+		o->queries += stats_read(&pc->queries);
+		o->bytes_in += stats_read(&pc->bytes_in);
+		o->bytes_out += stats_read(&pc->bytes_out);
+		o->connect_errors += stats_read(&pc->connect_errors);
+		for (int st = 0; st < STATS_CL_NSTATES; st++)
+			o->clients[st] += atomic_load_explicit(&pc->clients[st],
+			                                       memory_order_relaxed);
+	}
+	pthread_mutex_lock(&p->lock);
+	total = p->nservers;
+	for (int i = 0; i < p->nworkers; i++) {
+		idle += p->nidle[i];
+		connecting += p->nconnecting[i];
+		/* each worker's queue is in arrival order: its head waited longest */
+		if (!list_empty(&p->waiters[i])) {
+			const struct client *cl = container_of(p->waiters[i].next, struct client,
+			                                       wait_link);
+
+			if (cl->state_since < oldest)
+				oldest = cl->state_since;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	o->servers_idle = idle;
+	o->servers_connecting = connecting;
+	o->servers_active = total - idle - connecting > 0 ? total - idle - connecting : 0;
+	o->wait_max_ms = now - oldest;
+}
+
+int pool_snapshot_all(struct stats_pool_snap **out)
+{
+	struct pool **ptrs;
+	struct stats_pool_snap *snaps;
+	size_t n = 0, cap = 0;
+	int64_t now = now_ms();
+	struct list *l;
+
+	*out = NULL;
+	pthread_mutex_lock(&rt->pools_lock);
+	for (l = rt->pools.next; l != &rt->pools; l = l->next)
+		cap++;
+	pthread_mutex_unlock(&rt->pools_lock);
+	if (cap == 0)
+		return 0;
+	ptrs = calloc(cap, sizeof *ptrs);
+	snaps = calloc(cap, sizeof *snaps);
+	if (ptrs == NULL || snaps == NULL) {
+		free(ptrs);
+		free(snaps);
+		return -ENOMEM;
+	}
+	/* Pools are only ever added (at the tail): the first cap are there. */
+	pthread_mutex_lock(&rt->pools_lock);
+	for (l = rt->pools.next; l != &rt->pools && n < cap; l = l->next)
+		ptrs[n++] = container_of(l, struct pool, reg_link);
+	pthread_mutex_unlock(&rt->pools_lock);
+	for (size_t i = 0; i < n; i++)
+		snapshot_one(ptrs[i], &snaps[i], now);
+	free(ptrs);
+	*out = snaps;
+	return (int)n;
 }

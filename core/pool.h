@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "stats.h"
 
 struct pool {
 	pthread_mutex_t lock;
@@ -36,6 +37,7 @@ struct pool {
 	bool have_welcome;
 	bool retired; /* its config disappeared on reload */
 	struct list reg_link;
+	struct pool_counters *counters; /* [nworkers], each written by its worker */
 };
 
 /*
@@ -95,5 +97,21 @@ enum pool_mode pool_mode(struct pool *p);
 void pool_set_welcome(struct pool *p, const struct param_set *params);
 /* Copy the welcome parameters; false when not known yet. */
 bool pool_get_welcome(struct pool *p, struct param_set *out);
+
+/* Worker widx's counters of pool p (no lock: relaxed atomics). */
+static inline struct pool_counters *pool_counters(struct pool *p, int widx)
+{
+	return &p->counters[widx];
+}
+
+/*
+ * Snapshot every pool for the metrics endpoint (any thread): the registry
+ * lock is held only to copy the pool pointers, each pool's lock only to
+ * copy its server counts and its oldest waiter's wait.  Pools live until
+ * exit, so the database and user pointers stay valid.  Returns the number
+ * of pools with *out a malloc'ed array (the caller frees it; NULL when
+ * there are none), or -ENOMEM.
+ */
+int pool_snapshot_all(struct stats_pool_snap **out) __attribute__((warn_unused_result));
 
 #endif /* PGS_POOL_H */

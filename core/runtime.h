@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include "config.h"
+#include "stats.h"
 
 struct mod_set;
 struct chainset;
@@ -59,6 +60,7 @@ struct runtime {
 	pthread_mutex_t cancel_lock;
 	struct list *cancel_buckets; /* cancel key registry */
 	size_t ncancel_buckets;
+	struct stats stats; /* process-wide counters (per pool: struct pool) */
 };
 
 /* The runtime of this process (set up by main). */

@@ -36,6 +36,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "server_nego.h"
+#include "stats.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -114,6 +115,7 @@ void server_connect(struct pool *p, struct worker *w)
 		 * not from inside the caller's stack: it may hold state. */
 		char msg[256];
 
+		stats_add(&pool_counters(p, w->index)->connect_errors, 1);
 		snprintf(msg, sizeof msg, "could not connect to server \"%s\" (%s): %s",
 		         sv->gen->cfg->servers[sv->pcfg->server_index].name, addr->desc,
 		         strerror(sv->connect_errno ? sv->connect_errno : errno));
@@ -125,6 +127,7 @@ void server_connect(struct pool *p, struct worker *w)
 void server_login_failed(struct server *sv, const char *msg)
 {
 	slog(PGS_LOG_WARN, sv, "server login failed: %s", msg);
+	stats_add(&pool_counters(sv->pool, sv->c.w->index)->connect_errors, 1);
 	audit_server_fail(sv, msg);
 	server_close(sv, msg);
 }
@@ -565,7 +568,7 @@ static void server_drain(struct server *sv)
 	struct iobuf *b = sv->c.rbuf;
 	struct client *cl = sv->client;
 	bool release_ok = false;
-	uint32_t p, start;
+	uint32_t p, start, transactions = 0;
 
 	if (b == NULL || cl == NULL)
 		return;
@@ -602,6 +605,8 @@ static void server_drain(struct server *sv)
 				if (sv->pending > 0)
 					sv->pending--;
 				release_ok = sv->pending == 0 && sv->tx_status == 'I';
+				if (sv->tx_status == 'I')
+					transactions++;
 			} else {
 				if (!parse_param_status(&sv->params, b->data + p + 5, len - 4)) {
 					server_close(sv, "invalid ParameterStatus");
@@ -617,6 +622,13 @@ static void server_drain(struct server *sv)
 		sv->in_remain = len - 4;
 	}
 	b->start = p;
+	if (p > start) {
+		struct pool_counters *pc = pool_counters(sv->pool, sv->c.w->index);
+
+		stats_add(&pc->bytes_out, p - start);
+		if (transactions > 0)
+			stats_add(&pc->transactions, transactions);
+	}
 	if (p > start && io_send(&cl->c, b->data + start, p - start) < 0) {
 		client_close(cl, "could not write to the client");
 		/* client_close handed the server back or closed it. */

@@ -1168,6 +1168,85 @@ START_TEST(test_auth_merge_and_empty_groups)
 }
 END_TEST
 
+START_TEST(test_metrics)
+{
+	struct pgs_config *cfg;
+	char host[64], why[96];
+	int port = 0;
+
+	/* absent: no endpoint */
+	put("main.conf", BASE);
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_ptr_null(cfg->metrics.host);
+	config_free(cfg);
+
+	put("main.conf", BASE "metrics = { listen = \"127.0.0.1:9187\"; };\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_str_eq(cfg->metrics.host, "127.0.0.1");
+	ck_assert_int_eq(cfg->metrics.port, 9187);
+	ck_assert_str_eq(cfg->metrics.path, "/metrics");
+	ck_assert(ends_with(cfg->metrics.where, "main.conf:2"));
+	config_free(cfg);
+
+	/* a later file replaces the group whole */
+	put("main.conf", BASE "metrics = { listen = \"[::1]:9100\"; path = \"/m\"; };\n");
+	put("conf.d/10-metrics.conf", "metrics = { listen = \"*:9200\"; };\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_str_eq(cfg->metrics.host, "*");
+	ck_assert_int_eq(cfg->metrics.port, 9200);
+	ck_assert_str_eq(cfg->metrics.path, "/metrics");
+	config_free(cfg);
+	ck_assert_int_eq(remove(tpath("conf.d/10-metrics.conf")), 0);
+
+	put("main.conf", BASE "metrics = { listen = \"localhost:9187\"; };\n"
+	                      "#\n");
+	load_bad();
+	assert_err("main.conf", 2, "metrics.listen: \"localhost:9187\": the host is not an IPv4");
+	put("main.conf", BASE "metrics = {\n"
+	                      "  listen = \"127.0.0.1:70000\";\n"
+	                      "};\n");
+	load_bad();
+	assert_err("main.conf", 3, "the port must be 1 to 65535");
+	put("main.conf", BASE "metrics = { path = \"/x\"; };\n");
+	load_bad();
+	assert_err("main.conf", 2, "metrics: missing required setting \"listen\"");
+	put("main.conf", BASE "metrics = { listen = \"127.0.0.1:1\";\n"
+	                      "  path = \"metrics\"; colour = 1; };\n");
+	load_bad();
+	assert_err("main.conf", 3, "metrics.path: \"metrics\" must start with \"/\"");
+	assert_err("main.conf", 3, "colour");
+	put("main.conf", BASE "metrics = \"127.0.0.1:9187\";\n");
+	load_bad();
+	assert_err("main.conf", 2, "metrics: expected a group");
+
+	/* the host:port parser itself */
+	ck_assert_int_eq(
+	        config_parse_host_port("[::1]:80", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_int_eq(port, 80);
+	ck_assert_int_eq(
+	        config_parse_host_port("*:65535", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_str_eq(host, "*");
+	ck_assert_int_eq(port, 65535);
+	ck_assert_int_lt(
+	        config_parse_host_port("::1:80", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_int_lt(
+	        config_parse_host_port("[127.0.0.1]:80", host, sizeof host, &port, why, sizeof why),
+	        0);
+	ck_assert_int_lt(
+	        config_parse_host_port("1.2.3.4:", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_int_lt(
+	        config_parse_host_port("1.2.3.4:0", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_int_lt(
+	        config_parse_host_port("1.2.3.4:+80", host, sizeof host, &port, why, sizeof why),
+	        0);
+	ck_assert_int_lt(
+	        config_parse_host_port("[::1]80", host, sizeof host, &port, why, sizeof why), 0);
+	ck_assert_int_lt(config_parse_host_port(":80", host, sizeof host, &port, why, sizeof why),
+	                 0);
+}
+END_TEST
+
 START_TEST(test_config_where)
 {
 	char buf[64];
@@ -1217,6 +1296,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_relative_paths);
 	tcase_add_test(tc, test_auth_merge_and_empty_groups);
 	tcase_add_test(tc, test_config_where);
+	tcase_add_test(tc, test_metrics);
 	suite_add_tcase(s, tc);
 	return s;
 }
