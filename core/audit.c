@@ -143,6 +143,14 @@ void audit_server_fail(struct server *sv, const char *reason)
 	                      sv->login_user, "database", sv->login_db, "reason", reason, NULL});
 }
 
+void audit_admin(struct client *cl, const char *command, const char *result)
+{
+	if (!any_sink(cl->gen->mods))
+		return;
+	emit(cl->gen->mods, &cl->c, PGS_EV_ADMIN,
+	     (const char *[]){"user", cl->sp.user, "command", command, "result", result, NULL});
+}
+
 void audit_reload(const struct mod_set *ms, bool ok, const char *config, const char *reason)
 {
 	if (!any_sink(ms))

@@ -21,6 +21,8 @@ void audit_step(struct client *cl, const char *step, const char *module, const c
 void audit_auth(struct client *cl, bool ok, const char *reason);
 void audit_disconnect(struct client *cl, const char *reason);
 void audit_server_fail(struct server *sv, const char *reason);
+/* One admin console command (or login): user, command, result. */
+void audit_admin(struct client *cl, const char *command, const char *result);
 void audit_reload(const struct mod_set *ms, bool ok, const char *config, const char *reason);
 
 /* 0 when new logins may go on; else the negative errno of the first audit

@@ -31,6 +31,7 @@
 #include "cancel.h"
 #include "client.h"
 #include "client_int.h"
+#include "console.h"
 #include "cred.h"
 #include "modload.h"
 #include "transport.h"
@@ -312,6 +313,10 @@ void client_auth_ok(struct client *cl)
 		client_close(cl, "out of memory");
 		return;
 	}
+	if (console_wanted(cl)) {
+		console_start(cl);
+		return;
+	}
 	cl->pool = pool_lookup(cl->gen, cl->sp.database, cl->sp.user);
 	if (cl->pool == NULL) {
 		client_fail(cl, "3D000",
@@ -580,6 +585,9 @@ void client_on_event(struct client *cl, uint32_t events)
 	case CL_LINKED:
 		read_and_forward(cl);
 		break;
+	case CL_CONSOLE:
+		console_on_input(cl);
+		break;
 	}
 }
 
@@ -615,6 +623,7 @@ void client_sweep(struct worker *w)
 			break;
 		case CL_IDLE:
 		case CL_LINKED:
+		case CL_CONSOLE:
 			if (cfg->client_idle_timeout > 0 &&
 			    w->now - cl->last_active > cfg->client_idle_timeout &&
 			    (cl->server == NULL || cl->server->pending == 0))
@@ -630,6 +639,7 @@ void client_sweep(struct worker *w)
 
 			next = n->next;
 			if (cl->state == CL_IDLE || cl->state == CL_STARTUP ||
+			    cl->state == CL_CONSOLE ||
 			    (cl->state == CL_LINKED && cl->server && cl->server->pending == 0 &&
 			     cl->server->tx_status == 'I'))
 				client_fail(cl, "57P01",

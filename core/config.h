@@ -76,6 +76,19 @@ struct cfg_metrics {
 	char *where; /* "file:line" of the group */
 };
 
+/* The admin console (`admin = { database = "pgsluice"; users = ( "ops" ); };`).
+ * The strings point into the parsed files (pgs_config.files): nothing to
+ * free. */
+#define PGS_ADMIN_NAME_MAX  63  /* bytes in the database name and each user */
+#define PGS_ADMIN_MAX_USERS 256 /* entries in admin.users */
+
+struct cfg_admin {
+	const char *database; /* NULL: no console */
+	const char *users[PGS_ADMIN_MAX_USERS];
+	size_t nusers;
+	const config_setting_t *group; /* for "file:line" */
+};
+
 struct cfg_server {
 	char *name;
 	char *host; /* IP literal, host name, or a directory (Unix socket) */
@@ -143,6 +156,7 @@ struct pgs_config {
 	int max_client_conn;   /* default 5000 */
 
 	struct cfg_metrics metrics; /* metrics group; host NULL when absent */
+	struct cfg_admin admin;     /* admin group; database NULL when absent */
 
 	/* log group */
 	int log_level; /* enum pgs_log */

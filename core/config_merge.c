@@ -4,7 +4,7 @@
  * Files are merged in order (the main file, then conf.d/ in lexical order).
  * Scalars: the later file wins; modules, chains, servers and pools: a later
  * definition with the same key (name, or database+user for a pool) replaces
- * the earlier whole; listen, metrics: replaced whole; log and auth: key by
+ * the earlier whole; listen, metrics, admin: replaced whole; log and auth: key by
  * key.  The same key twice in one file is an error, not an override.  Each
  * setting is checked as it is merged; cross references wait for
  * cfg_finish().
@@ -194,6 +194,87 @@ static void merge_metrics(struct loader *ld, const config_setting_t *s)
 	mc->port = port;
 	mc->path = cfg_dup_str(ld, path);
 	mc->where = cfg_where_of(ld, s);
+}
+
+/* An admin database or user name: 1..PGS_ADMIN_NAME_MAX bytes, no control
+ * characters. */
+static bool admin_name_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > PGS_ADMIN_NAME_MAX)
+		return false;
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v < ' ' || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* `admin = { database = "pgsluice"; users = ( "ops" ); };`, replaced whole. */
+static void merge_admin(struct loader *ld, const config_setting_t *s)
+{
+	static const char *const keys[] = {"database", "users", NULL};
+	struct cfg_admin *ac = &ld->cfg->admin;
+	const config_setting_t *m, *u;
+	const char *db = "pgsluice", *v;
+	char b[SHOW_MAX + 8];
+	int i, n;
+
+	if (!config_setting_is_group(s)) {
+		cfg_err_at(ld, s, "admin: expected a group { users = ( \"ops\" ); }, got %s",
+		           cfg_type_name(s));
+		return;
+	}
+	cfg_check_keys(ld, s, "admin", keys);
+	m = config_setting_get_member(s, "database");
+	if (m != NULL) {
+		if (!cfg_get_string(ld, m, "admin.database", &db))
+			return;
+		if (!admin_name_ok(db)) {
+			cfg_err_at(ld, m,
+			           "admin.database: %s must be 1 to %d bytes without control "
+			           "characters",
+			           cfg_show(b, sizeof b, db), PGS_ADMIN_NAME_MAX);
+			return;
+		}
+	}
+	u = config_setting_get_member(s, "users");
+	if (u == NULL) {
+		cfg_err_at(ld, s, "admin: missing required setting \"users\"");
+		return;
+	}
+	if (!cfg_is_list_like(u) && !config_setting_is_array(u)) {
+		cfg_err_at(ld, u, "admin.users: expected a list of user names, got %s",
+		           cfg_type_name(u));
+		return;
+	}
+	n = config_setting_length(u);
+	if (n > PGS_ADMIN_MAX_USERS) {
+		cfg_err_at(ld, u, "admin.users: %d entries, at most %d are allowed", n,
+		           PGS_ADMIN_MAX_USERS);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(u, (unsigned)i);
+		char path[32];
+
+		snprintf(path, sizeof path, "admin.users[%d]", i);
+		if (!cfg_get_string(ld, e, path, &v))
+			return;
+		if (!admin_name_ok(v)) {
+			cfg_err_at(ld, e, "%s: %s must be 1 to %d bytes without control characters",
+			           path, cfg_show(b, sizeof b, v), PGS_ADMIN_NAME_MAX);
+			return;
+		}
+	}
+	memset(ac, 0, sizeof *ac);
+	ac->database = db;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(u, (unsigned)i);
+
+		ac->users[ac->nusers++] = config_setting_get_string(e);
+	}
+	ac->group = s;
 }
 
 static void merge_modules(struct loader *ld, const config_setting_t *s)
@@ -700,6 +781,8 @@ void cfg_merge_file(struct loader *ld, const config_t *file)
 			merge_log(ld, s);
 		} else if (strcmp(key, "metrics") == 0) {
 			merge_metrics(ld, s);
+		} else if (strcmp(key, "admin") == 0) {
+			merge_admin(ld, s);
 		} else if (strcmp(key, "module_path") == 0) {
 			if (cfg_get_nonempty(ld, s, key, &v))
 				set_string(ld, &cfg->module_path, v);

@@ -549,6 +549,20 @@ void cfg_finish(struct loader *ld)
 		           config_setting_index(p->group), cfg_show(b, sizeof(b), p->server));
 	}
 
+	/* the admin database is the console's, never a pool's */
+	for (i = 0; cfg->admin.database != NULL && i < cfg->npools; i++) {
+		const struct cfg_pool *p = &cfg->pools[i];
+		char b[SHOW_MAX + 8], w[256];
+
+		if (cfg_streq(p->database, cfg->admin.database))
+			cfg_err_at(ld, p->group,
+			           "pools[%d].database: %s is the admin console's database "
+			           "(admin at %s)",
+			           config_setting_index(p->group),
+			           cfg_show(b, sizeof(b), p->database),
+			           config_where(cfg->admin.group, w, sizeof w));
+	}
+
 	/* pools -> credential instances */
 	for (i = 0; i < cfg->npools; i++) {
 		struct cfg_pool *p = &cfg->pools[i];

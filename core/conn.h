@@ -85,6 +85,7 @@ enum client_state {
 	CL_IDLE,        /* transaction mode: between transactions, no server */
 	CL_WAITING,     /* has a request, waiting for a server */
 	CL_LINKED,      /* has a server */
+	CL_CONSOLE,     /* in the admin console (console.c): no pool, no server */
 };
 
 struct client {

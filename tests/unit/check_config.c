@@ -1258,6 +1258,86 @@ END_TEST
 
 /* ------------------------------------------------------------ runner */
 
+START_TEST(test_admin)
+{
+	struct pgs_config *cfg;
+	char users[PGS_ADMIN_MAX_USERS * 8 + 64];
+	size_t off = 0;
+
+	/* absent: no console */
+	put("main.conf", BASE);
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_ptr_null(cfg->admin.database);
+	ck_assert_uint_eq(cfg->admin.nusers, 0);
+	config_free(cfg);
+
+	put("main.conf", BASE "admin = { users = ( \"ops\", \"alice\" ); };\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_str_eq(cfg->admin.database, "pgsluice");
+	ck_assert_uint_eq(cfg->admin.nusers, 2);
+	ck_assert_str_eq(cfg->admin.users[0], "ops");
+	ck_assert_str_eq(cfg->admin.users[1], "alice");
+	config_free(cfg);
+
+	/* a later file replaces the group whole */
+	put("main.conf", BASE "admin = { database = \"adm\"; users = ( \"ops\", \"x\" ); };\n");
+	put("conf.d/10-admin.conf", "admin = { users = [ \"root\" ]; };\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_str_eq(cfg->admin.database, "pgsluice");
+	ck_assert_uint_eq(cfg->admin.nusers, 1);
+	ck_assert_str_eq(cfg->admin.users[0], "root");
+	config_free(cfg);
+	ck_assert_int_eq(remove(tpath("conf.d/10-admin.conf")), 0);
+
+	/* an empty list is allowed: nobody may use the console */
+	put("main.conf", BASE "admin = { users = [ ]; };\n");
+	cfg = load_good(tpath("main.conf"));
+	ck_assert_uint_eq(cfg->admin.nusers, 0);
+	config_free(cfg);
+
+	put("main.conf", BASE "admin = {\n  database = \"\";\n  users = ( \"ops\" ); };\n");
+	load_bad();
+	assert_err("main.conf", 3, "admin.database: \"\" must be 1 to 63 bytes");
+	put("main.conf",
+	    BASE "admin = { database = "
+	         "\"0123456789012345678901234567890123456789012345678901234567890123\"; "
+	         "users = ( \"ops\" ); };\n");
+	load_bad();
+	assert_err("main.conf", 2, "admin.database:");
+	put("main.conf", BASE "admin = { database = \"pgsluice\"; };\n");
+	load_bad();
+	assert_err("main.conf", 2, "admin: missing required setting \"users\"");
+	put("main.conf", BASE "admin = { users = \"ops\"; };\n");
+	load_bad();
+	assert_err("main.conf", 2, "admin.users: expected a list of user names");
+	put("main.conf", BASE "admin = { users = ( \"ops\",\n 7 ); colour = 1; };\n");
+	load_bad();
+	assert_err("main.conf", 3, "admin.users[1]: expected a string");
+	assert_err("main.conf", 3, "admin.colour: unknown setting");
+	put("main.conf", BASE "admin = { users = ( \"\" ); };\n");
+	load_bad();
+	assert_err("main.conf", 2, "admin.users[0]: \"\" must be 1 to 63 bytes");
+	put("main.conf", BASE "admin = \"pgsluice\";\n");
+	load_bad();
+	assert_err("main.conf", 2, "admin: expected a group");
+
+	/* at most PGS_ADMIN_MAX_USERS names */
+	for (int i = 0; i <= PGS_ADMIN_MAX_USERS; i++)
+		off += (size_t)snprintf(users + off, sizeof users - off, "%s\"u%d\"", i ? "," : "",
+		                        i);
+	{
+		char *text = malloc(strlen(BASE) + off + 64);
+
+		ck_assert_ptr_nonnull(text);
+		sprintf(text, "%sadmin = { users = ( %s ); };\n", BASE, users);
+		put("main.conf", text);
+		free(text);
+	}
+	load_bad();
+	assert_err("main.conf", 2, "admin.users: 257 entries, at most 256 are allowed");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1297,6 +1377,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_auth_merge_and_empty_groups);
 	tcase_add_test(tc, test_config_where);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_admin);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,53 @@
+/*
+ * console.h — the admin console: a client that logs into the configured
+ * admin database (`admin = { database = "pgsluice"; users = (...); }`)
+ * gets, after the normal authentication, a small SQL-like command set
+ * answered by pgsluice itself (doc/operations.md, "Admin console").
+ */
+#ifndef PGS_CONSOLE_H
+#define PGS_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct client;
+
+/* Longest query text accepted, in bytes. */
+#define CONSOLE_QUERY_MAX 1024
+
+enum console_cmd {
+	CONSOLE_EMPTY = 0, /* nothing but blanks and ';' */
+	CONSOLE_INVALID,   /* not a command */
+	CONSOLE_SHOW_VERSION,
+	CONSOLE_SHOW_POOLS,
+	CONSOLE_SHOW_STATS,
+	CONSOLE_SHOW_CONFIG,
+	CONSOLE_SHOW_MODULES,
+	CONSOLE_RELOAD,
+	CONSOLE_SHUTDOWN,
+	CONSOLE_UNSUPPORTED, /* known, not in this version */
+};
+
+/*
+ * Parse one query: blanks around it and one trailing ';' are ignored,
+ * keywords are case-insensitive, words are separated by blanks.  An
+ * argument (PAUSE db) is only accepted by the unsupported commands.
+ * name receives the command's canonical name for logs ("SHOW POOLS";
+ * "" for CONSOLE_EMPTY, "?" for CONSOLE_INVALID).
+ */
+enum console_cmd console_parse(const char *q, size_t len, char *name, size_t namelen);
+
+/* Whether the client asked for the admin database of its generation. */
+bool console_wanted(const struct client *cl);
+
+/*
+ * Authentication succeeded for a console client: refuse clear-text TCP
+ * (28000) and non-admin users (42501), else send the welcome and enter
+ * CL_CONSOLE.
+ */
+void console_start(struct client *cl);
+
+/* Input is readable on a CL_CONSOLE client. */
+void console_on_input(struct client *cl);
+
+#endif /* PGS_CONSOLE_H */
