@@ -231,6 +231,10 @@ bool cfg_parse_one(struct loader *ld, config_t *c, const char *path);
 
 /* ---------------------------------------------------------- config_merge.c */
 
+/* Longest Unix socket directory: sun_path holds 108 bytes including the
+ * NUL, and "/.s.PGSQL.65535" is appended. */
+#define MAX_SOCKET_DIR (108 - 1 - 15)
+
 /**
  * cfg_merge_file() - fold one parsed file into ld->cfg.
  * @ld:   the loader.
@@ -241,6 +245,9 @@ bool cfg_parse_one(struct loader *ld, config_t *c, const char *path);
  * checked as it is merged.
  */
 void cfg_merge_file(struct loader *ld, const config_t *file);
+
+/* (config_servers.c) Fold a file's `servers` list into the snapshot. */
+void cfg_merge_servers(struct loader *ld, const config_setting_t *s);
 
 /* ------------------------------------------------------- config_validate.c */
 

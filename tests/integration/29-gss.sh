@@ -84,9 +84,11 @@ S_MODULES="hba = { path = \"hba.so\"; file = \"$T/pg_hba.conf\"; ident_file = \"
   gss = { path = \"gss.so\"; keytab = \"$T/service.keytab\"; client_keytab = \"$T/client.keytab\"; };"
 S_SERVER='gssencmode = "require";'
 S_SERVERS=", { name = \"noenc\"; host = \"127.0.0.1\"; port = $GPORT; gssencmode = \"disable\"; },
-  { name = \"byname\"; host = \"localhost\"; port = $GPORT; gssencmode = \"require\"; }"
+  { name = \"byname\"; host = \"localhost\"; port = $GPORT; gssencmode = \"require\"; },
+  { name = \"pref\"; host = \"127.0.0.1\"; port = $GPORT; gssencmode = \"prefer\"; sslmode = \"disable\"; }"
 S_POOLS_PRE="
   { database = \"postgres\"; user = \"bob\"; server = \"noenc\"; mode = \"transaction\"; max_size = 4; min_size = 0; initial_size = 0; },
+  { database = \"prefdb\"; user = \"*\"; server = \"pref\"; server_database = \"postgres\"; mode = \"transaction\"; max_size = 2; min_size = 0; initial_size = 0; },
   { database = \"kdcwait\"; user = \"*\"; server = \"byname\"; server_database = \"postgres\"; mode = \"transaction\"; max_size = 4; min_size = 0; initial_size = 0; },"
 S_TOP='server_connect_timeout = 6;'
 PGPORT=$GPORT conf_std transaction 8 > "$S_CONF"
@@ -135,6 +137,9 @@ check_match "the connection was not GSS-encrypted" \
   'connection authorized: user=alice database=postgres worker=[0-9]+$' "$(grep 'user=alice database=postgres' "$S_LOG")"
 check_eq "bob's pool logs in with AuthenticationGSS (no encryption to the server)" \
   "bob|t|f|pgsluice@$REALM" "$(gq bob bob postgres require "$STAT")"
+
+check_eq "gssencmode=prefer on a server that says G: GSS-encrypted" "alice|t|t|pgsluice@$REALM" \
+  "$(gq alice alice prefdb require "$STAT")"
 
 # ---- include_realm, maps, mismatches ----
 check_eq "include_realm=1 (default), no map: user alice@$REALM" "alice@$REALM" \
