@@ -86,6 +86,7 @@ struct cfg_admin {
 	const char *database; /* NULL: no console */
 	const char *users[PGS_ADMIN_MAX_USERS];
 	size_t nusers;
+	const char *vault; /* credential instance whose admins table lists admins; NULL: none */
 	const config_setting_t *group; /* for "file:line" */
 };
 

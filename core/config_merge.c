@@ -209,12 +209,12 @@ static bool admin_name_ok(const char *v)
 /* `admin = { database = "pgsluice"; users = ( "ops" ); };`, replaced whole. */
 static void merge_admin(struct loader *ld, const config_setting_t *s)
 {
-	static const char *const keys[] = {"database", "users", NULL};
+	static const char *const keys[] = {"database", "users", "vault", NULL};
 	struct cfg_admin *ac = &ld->cfg->admin;
 	const config_setting_t *m, *u;
-	const char *db = "pgsluice", *v;
+	const char *db = "pgsluice", *v, *vault = NULL;
 	char b[SHOW_MAX + 8];
-	int i, n;
+	int i, n = 0;
 
 	if (!config_setting_is_group(s)) {
 		cfg_err_at(ld, s, "admin: expected a group { users = ( \"ops\" ); }, got %s",
@@ -234,11 +234,25 @@ static void merge_admin(struct loader *ld, const config_setting_t *s)
 			return;
 		}
 	}
+	m = config_setting_get_member(s, "vault");
+	if (m != NULL) {
+		if (!cfg_get_string(ld, m, "admin.vault", &vault))
+			return;
+		if (!admin_name_ok(vault)) {
+			cfg_err_at(ld, m,
+			           "admin.vault: %s must name a module instance (1 to %d bytes "
+			           "without control characters)",
+			           cfg_show(b, sizeof b, vault), PGS_ADMIN_NAME_MAX);
+			return;
+		}
+	}
 	u = config_setting_get_member(s, "users");
-	if (u == NULL) {
-		cfg_err_at(ld, s, "admin: missing required setting \"users\"");
+	if (u == NULL && vault == NULL) {
+		cfg_err_at(ld, s, "admin: missing required setting \"users\" (or \"vault\")");
 		return;
 	}
+	if (u == NULL)
+		goto done;
 	if (!cfg_is_list_like(u) && !config_setting_is_array(u)) {
 		cfg_err_at(ld, u, "admin.users: expected a list of user names, got %s",
 		           cfg_type_name(u));
@@ -263,9 +277,11 @@ static void merge_admin(struct loader *ld, const config_setting_t *s)
 			return;
 		}
 	}
+done:
 	memset(ac, 0, sizeof *ac);
 	ac->database = db;
-	for (i = 0; i < n; i++) {
+	ac->vault = vault;
+	for (i = 0; u != NULL && i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(u, (unsigned)i);
 
 		ac->users[ac->nusers++] = config_setting_get_string(e);

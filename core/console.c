@@ -27,6 +27,8 @@
 #include "client_int.h"
 #include "conn.h"
 #include "console.h"
+#include "cred.h"
+#include "host.h"
 #include "io.h"
 #include "log.h"
 #include "modload.h"
@@ -34,6 +36,7 @@
 #include "proto.h"
 #include "runtime.h"
 #include "stats.h"
+#include "transport.h"
 #include "worker.h"
 
 #define TEXT_OID   25u
@@ -408,20 +411,28 @@ bool console_wanted(const struct client *cl)
 	return db != NULL && cl->sp.database != NULL && strcmp(cl->sp.database, db) == 0;
 }
 
+/* In admin.users, or in the admins table of the admin.vault instance. */
 static bool is_admin(const struct client *cl)
 {
 	const struct cfg_admin *a = &cl->gen->cfg->admin;
+	pgs_secret s;
 
+	if (cl->sp.user == NULL)
+		return false;
 	for (size_t i = 0; i < a->nusers; i++)
-		if (cl->sp.user != NULL && strcmp(a->users[i], cl->sp.user) == 0)
+		if (strcmp(a->users[i], cl->sp.user) == 0)
 			return true;
-	return false;
+	if (a->vault == NULL || cred_secret_lookup((pgs_conn *)&cl->c, cl->sp.user, &s) != 0)
+		return false;
+	host_services()->secret_release(&s);
+	return true;
 }
 
 void console_start(struct client *cl)
 {
 	struct bytebuf *b = &cl->c.wbuf;
 	char version[64];
+	const char *cipher;
 	uint32_t key = 0;
 	int rc = 0;
 
@@ -430,6 +441,15 @@ void console_start(struct client *cl)
 		client_fail(cl, "28000",
 		            "the admin console requires an encrypted connection (TLS or GSS) "
 		            "over TCP");
+		return;
+	}
+	if (!cl->is_unix && strcmp(transport_kind_name(&cl->c), "tls") == 0 &&
+	    (cipher = transport_fact(&cl->c, "cipher")) != NULL && strstr(cipher, "GCM") == NULL) {
+		audit_admin(cl, "login", "refused: cipher");
+		client_fail(cl, "28000",
+		            "the admin console requires an AES-GCM cipher suite over TCP "
+		            "(negotiated: %s)",
+		            cipher);
 		return;
 	}
 	if (!is_admin(cl)) {

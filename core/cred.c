@@ -123,10 +123,30 @@ static int copy_secret(const pgs_secret *from, pgs_secret *out)
 	return 0;
 }
 
+/* A client of the admin console's database whose admins come from a
+ * credential instance (admin.vault). */
+static const char *admin_vault(const struct pgs_conn *c)
+{
+	const struct client *cl = (const struct client *)c;
+	const struct cfg_admin *a;
+
+	if (c->side != PGS_SIDE_CLIENT)
+		return NULL;
+	a = &cl->gen->cfg->admin;
+	if (a->vault == NULL || a->database == NULL || cl->sp.database == NULL ||
+	    strcmp(cl->sp.database, a->database) != 0)
+		return NULL;
+	return a->vault;
+}
+
 static int client_lookup(struct client *cl, const char *user, pgs_secret *out)
 {
 	const struct cfg_pool *pc = conn_pool(&cl->c);
 	const struct cred_fetch *f = cl->fetch;
+	const char *admins = admin_vault(&cl->c);
+
+	if (admins != NULL) /* the admins table of that instance only */
+		return ask_named(cl->gen->mods, admins, (pgs_conn *)&cl->c, user, out);
 
 	if (pc == NULL || pc->security == SEC_PASSTHROUGH)
 		return ask_all(cl->gen->mods, (pgs_conn *)&cl->c, user, out);
@@ -188,15 +208,51 @@ int cred_named_lookup(const pgs_conn *conn, const char *instance, const char *us
 	return ask_named(conn_mods((const struct pgs_conn *)conn), instance, conn, user, out);
 }
 
+int cred_derive_key(const pgs_cfg *cfg, const char *instance, const char *label, uint8_t *out,
+                    size_t len)
+{
+	struct mod_instance *mi;
+	const pgs_cred_ops *ops;
+
+	if (cfg == NULL || instance == NULL || label == NULL || out == NULL || len == 0 || len > 64)
+		return -EINVAL;
+	mi = modload_find(cfg->set, instance); /* only those initialised so far */
+	if (mi == NULL || (ops = mi->desc->cred) == NULL)
+		return -ESRCH;
+	if (!PGS_HAS_FIELD(ops, pgs_cred_ops, derive_key) || ops->derive_key == NULL)
+		return -ENOTSUP;
+	return ops->derive_key(mi->state, label, out, len);
+}
+
 const char *cred_security(const pgs_conn *conn)
 {
-	const struct cfg_pool *pc = conn_pool((const struct pgs_conn *)conn);
+	const struct cfg_pool *pc;
+
+	if (admin_vault((const struct pgs_conn *)conn) != NULL)
+		return "admin";
+	pc = conn_pool((const struct pgs_conn *)conn);
 
 	return pc != NULL ? pool_security_name(pc->security) : NULL;
 }
 
 int cred_check_pools(const struct gen *g, char *err, size_t errlen)
 {
+	const struct cfg_admin *a = &g->cfg->admin;
+
+	if (a->vault != NULL) {
+		const struct mod_instance *mi = modload_find(g->mods, a->vault);
+		char where[256];
+
+		if (mi == NULL || mi->desc->cred == NULL || mi->desc->cred->lookup == NULL ||
+		    fetches(mi->desc->cred)) {
+			snprintf(err, errlen, "%s: admin.vault: module instance \"%s\" %s",
+			         config_where(a->group, where, sizeof where), a->vault,
+			         mi == NULL ? "is not defined in modules"
+			                    : "is not a credential source that keeps its secrets "
+			                      "(use a vault instance)");
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < g->cfg->npools; i++) {
 		const struct cfg_pool *p = &g->cfg->pools[i];
 		const struct mod_instance *mi;

@@ -17,6 +17,9 @@ int cred_secret_lookup(pgs_conn *conn, const char *user, pgs_secret *out);
 int cred_named_lookup(const pgs_conn *conn, const char *instance, const char *user,
                       pgs_secret *out);
 const char *cred_security(const pgs_conn *conn);
+/* host->cred_derive_key (module.h, ABI 1.5). */
+int cred_derive_key(const pgs_cfg *cfg, const char *instance, const char *label, uint8_t *out,
+                    size_t len);
 
 /* Every pool's credential instance loaded as a credential source that
  * fits its model (authquery needs fetch).  0, or -1 with err set. */

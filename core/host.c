@@ -318,6 +318,7 @@ static const pgs_host host_table = {
         .ident_match = h_ident_match,
         .cfg_path = modcfg_path,
         .cred_lookup = cred_named_lookup,
+        .cred_derive_key = cred_derive_key,
 };
 
 const pgs_host *host_services(void)

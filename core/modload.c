@@ -277,8 +277,8 @@ static void modload_set_destroy(struct mod_set *set)
 
 /* Open and init one configured instance into inst (zeroed on entry). */
 static int modload_instance_create(const struct pgs_config *cfg, const struct cfg_module *m,
-                                   const pgs_host *host, struct mod_instance *inst, char *err,
-                                   size_t errlen)
+                                   const pgs_host *host, struct mod_set *set,
+                                   struct mod_instance *inst, char *err, size_t errlen)
 {
 	const char *where = m->where ? m->where : "(config)";
 	char why[1024];
@@ -295,6 +295,7 @@ static int modload_instance_create(const struct pgs_config *cfg, const struct cf
 		return -1;
 	}
 	inst->cfg->group = m->group;
+	inst->cfg->set = set; /* its first set->nmods instances are initialised */
 	if (modload_open(m->path, cfg->module_path, inst, why, sizeof why) < 0) {
 		modload_err(err, errlen, "%s: module instance \"%s\": %s", where, m->name, why);
 		modload_instance_release(inst, false);
@@ -356,7 +357,7 @@ struct mod_set *modload_set_create(const struct pgs_config *cfg, const pgs_host 
 			            m->where ? m->where : "(config)", m->name);
 			goto fail;
 		}
-		if (modload_instance_create(cfg, m, host, &set->mods[i], err, errlen) < 0)
+		if (modload_instance_create(cfg, m, host, set, &set->mods[i], err, errlen) < 0)
 			goto fail;
 		set->nmods++;
 	}

@@ -23,6 +23,7 @@ struct cfg_module;
 /* The config handle a module instance gets (pgs_cfg is opaque to modules). */
 struct pgs_cfg {
 	const config_setting_t *group; /* NULL: empty group */
+	struct mod_set *set;           /* the set being built (cred_derive_key) */
 };
 
 /* Typed getters behind pgs_host.cfg_* (see module.h for the contract). */

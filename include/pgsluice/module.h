@@ -1,5 +1,5 @@
 /*
- * pgsluice/module.h — the module ABI, version 1.4.
+ * pgsluice/module.h — the module ABI, version 1.5.
  *
  * This is the only header a pgsluice module includes.  A module never links
  * against the daemon: it exports one entry function returning a descriptor,
@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define PGS_ABI_MAJOR    1
-#define PGS_ABI_MINOR    4
+#define PGS_ABI_MINOR    5
 #define PGS_MODULE_MAGIC 0x70674d31u /* "pgM1" */
 #define PGS_ENTRY_SYMBOL "pgs_module_entry_v1"
 
@@ -112,7 +112,9 @@ typedef struct pgs_host {
 	 * socket peer, from SO_PEERCRED); since 1.2 "security" (the security
 	 * model of the connection's pool: "passthrough", "vault",
 	 * "frontend-users" or "authquery"; NULL for a client whose database
-	 * and user match no pool).  Since 1.3: "gss_principal" on a client
+	 * and user match no pool; since 1.5 "admin" for a client of the
+	 * admin console's database when admin.vault names a credential
+	 * instance: that instance answers from its admins table).  Since 1.3: "gss_principal" on a client
 	 * connection that is GSS-encrypted (the principal the transport
 	 * authenticated); on a server connection "server_host" (the host name
 	 * or address of the server's config), "krbsrvname" (Kerberos service
@@ -186,6 +188,18 @@ typedef struct pgs_host {
 	 * secret_release(). */
 	int (*cred_lookup)(const pgs_conn *conn, const char *instance, const char *user,
 	                   pgs_secret *out);
+
+	/* --- ABI 1.5 --- */
+
+	/* From init(): ask credential module instance `instance` of the same
+	 * configuration, listed before the caller in `modules` (so already
+	 * initialised), for `len` bytes of key material derived from its
+	 * master secret under `label` (pgs_cred_ops.derive_key), so that one
+	 * protected secret can key several concerns without reuse.  0,
+	 * -ESRCH (no instance of that name initialised before the caller),
+	 * -ENOTSUP (the instance cannot derive keys), -EINVAL (bad args). */
+	int (*cred_derive_key)(const pgs_cfg *cfg, const char *instance, const char *label,
+	                       uint8_t *out, size_t len);
 } pgs_host;
 
 /* What the host does after an auth step. */
@@ -277,6 +291,14 @@ typedef struct pgs_cred_ops {
 	 * failed (the module logs why).  lookup() still answers from memory
 	 * (server logins, pools that do not fetch). */
 	int (*fetch)(void *mod, const pgs_conn *conn, const char *user, pgs_secret *out);
+
+	/* --- ABI 1.5 --- */
+	/* Optional: fill out[0..len) (len <= 64) with key material derived
+	 * from the source's master secret for purpose `label` (a fixed,
+	 * documented string); the same label and master secret give the same
+	 * bytes in every process.  Behind host->cred_derive_key.  0, or a
+	 * negative errno. */
+	int (*derive_key)(void *mod, const char *label, uint8_t *out, size_t len);
 } pgs_cred_ops;
 
 /* Access decision (e.g. pg_hba rules). */

@@ -20,7 +20,9 @@
  *
  * Which table answers: server connections (and conn == NULL) take the
  * users table; a client connection whose pool's security model is
- * "frontend-users" takes frontend_users, any other the users table.
+ * "frontend-users" takes frontend_users, any other the users table; a client
+ * of the admin console whose config names this instance in admin.vault
+ * (security "admin") takes the admins table.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -254,6 +256,8 @@ static const struct vault_table *vault_table_for(struct vault_module *m, const p
 	if (conn == NULL || m->host->conn_side(conn) == PGS_SIDE_SERVER)
 		return m->users;
 	security = m->host->conn_param(conn, "security");
+	if (security != NULL && strcmp(security, "admin") == 0)
+		return m->admins; /* the admin console (admin.vault): NULL = nobody */
 	if (security == NULL || strcmp(security, "frontend-users") != 0)
 		return m->users;
 	if (m->frontend_users == NULL &&
