@@ -43,72 +43,6 @@
 #define CELL_MAX   512 /* bytes in one formatted cell */
 #define CONFIG_MAX 32  /* rows of SHOW CONFIG */
 
-/* ------------------------------------------------------------- parsing */
-
-static const struct {
-	const char *text; /* words separated by one space, upper case */
-	enum console_cmd cmd;
-	bool arg; /* takes one argument */
-} commands[] = {
-        {"SHOW VERSION", CONSOLE_SHOW_VERSION, false}, {"SHOW POOLS", CONSOLE_SHOW_POOLS, false},
-        {"SHOW STATS", CONSOLE_SHOW_STATS, false},     {"SHOW CONFIG", CONSOLE_SHOW_CONFIG, false},
-        {"SHOW MODULES", CONSOLE_SHOW_MODULES, false}, {"RELOAD", CONSOLE_RELOAD, false},
-        {"SHUTDOWN", CONSOLE_SHUTDOWN, false},         {"SHOW CLIENTS", CONSOLE_UNSUPPORTED, false},
-        {"SHOW SERVERS", CONSOLE_UNSUPPORTED, false},  {"PAUSE", CONSOLE_UNSUPPORTED, true},
-        {"RESUME", CONSOLE_UNSUPPORTED, true},         {"DISABLE", CONSOLE_UNSUPPORTED, true},
-        {"ENABLE", CONSOLE_UNSUPPORTED, true},         {"KILL", CONSOLE_UNSUPPORTED, true},
-};
-
-enum console_cmd console_parse(const char *q, size_t len, char *name, size_t namelen)
-{
-	char words[CONSOLE_QUERY_MAX + 1];
-	size_t n = 0, nwords = 0, last_word = 0;
-
-	snprintf(name, namelen, "?");
-	/* trim, and drop one trailing ';' */
-	while (len > 0 && (isspace((unsigned char)q[len - 1]) || q[len - 1] == '\0'))
-		len--;
-	if (len > 0 && q[len - 1] == ';')
-		len--;
-	if (len > CONSOLE_QUERY_MAX)
-		return CONSOLE_INVALID;
-	/* Normalise: upper case, one space between words. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)q[i];
-
-		if (ch == '\0' || ch == ';')
-			return CONSOLE_INVALID; /* one command per query */
-		if (isspace(ch)) {
-			if (n > 0 && words[n - 1] != ' ')
-				words[n++] = ' ';
-			continue;
-		}
-		if (n == 0 || words[n - 1] == ' ') {
-			nwords++;
-			last_word = n;
-		}
-		words[n++] = (char)toupper(ch);
-	}
-	while (n > 0 && words[n - 1] == ' ')
-		n--;
-	words[n] = '\0';
-	if (n == 0) {
-		snprintf(name, namelen, "%s", "");
-		return CONSOLE_EMPTY;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		size_t cl = strlen(commands[i].text);
-
-		if (strcmp(words, commands[i].text) == 0 ||
-		    (commands[i].arg && nwords == 2 && last_word == cl + 1 &&
-		     strncmp(words, commands[i].text, cl) == 0 && words[cl] == ' ')) {
-			snprintf(name, namelen, "%s", commands[i].text);
-			return commands[i].cmd;
-		}
-	}
-	return CONSOLE_INVALID;
-}
-
 /* ------------------------------------------------------------- results */
 
 /* A result set being written to a client's output. */
@@ -499,8 +433,8 @@ void console_start(struct client *cl)
 static int run_query(struct client *cl, const char *q, size_t len)
 {
 	struct bytebuf *out = &cl->c.wbuf;
-	char name[32];
-	enum console_cmd cmd = console_parse(q, len, name, sizeof name);
+	char name[32], arg[CONSOLE_NAME_MAX + 1];
+	enum console_cmd cmd = console_parse(q, len, name, sizeof name, arg, sizeof arg);
 	struct gen *g;
 	const char *result = "ok";
 	int rc = 0;
@@ -515,7 +449,13 @@ static int run_query(struct client *cl, const char *q, size_t len)
 		result = "invalid command";
 		rc = proto_error(out, "ERROR", "42601", NULL, "invalid command");
 		break;
-	case CONSOLE_UNSUPPORTED:
+	case CONSOLE_SHOW_CLIENTS:
+	case CONSOLE_SHOW_SERVERS:
+	case CONSOLE_PAUSE:
+	case CONSOLE_RESUME:
+	case CONSOLE_DISABLE:
+	case CONSOLE_ENABLE:
+	case CONSOLE_KILL:
 		result = "not supported";
 		rc = proto_error(out, "ERROR", "0A000", NULL, "%s is not supported yet", name);
 		break;

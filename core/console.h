@@ -15,6 +15,9 @@ struct client;
 /* Longest query text accepted, in bytes. */
 #define CONSOLE_QUERY_MAX 1024
 
+/* Longest argument (a database name), in bytes: PostgreSQL's NAMEDATALEN - 1. */
+#define CONSOLE_NAME_MAX 63
+
 enum console_cmd {
 	CONSOLE_EMPTY = 0, /* nothing but blanks and ';' */
 	CONSOLE_INVALID,   /* not a command */
@@ -23,19 +26,28 @@ enum console_cmd {
 	CONSOLE_SHOW_STATS,
 	CONSOLE_SHOW_CONFIG,
 	CONSOLE_SHOW_MODULES,
+	CONSOLE_SHOW_CLIENTS,
+	CONSOLE_SHOW_SERVERS,
 	CONSOLE_RELOAD,
 	CONSOLE_SHUTDOWN,
-	CONSOLE_UNSUPPORTED, /* known, not in this version */
+	CONSOLE_PAUSE,   /* [db] */
+	CONSOLE_RESUME,  /* [db] */
+	CONSOLE_DISABLE, /* db */
+	CONSOLE_ENABLE,  /* db */
+	CONSOLE_KILL,    /* db */
 };
 
 /*
  * Parse one query: blanks around it and one trailing ';' are ignored,
- * keywords are case-insensitive, words are separated by blanks.  An
- * argument (PAUSE db) is only accepted by the unsupported commands.
- * name receives the command's canonical name for logs ("SHOW POOLS";
- * "" for CONSOLE_EMPTY, "?" for CONSOLE_INVALID).
+ * keywords are case-insensitive, words are separated by blanks, one
+ * command per query.  PAUSE and RESUME take an optional database name,
+ * DISABLE, ENABLE and KILL a required one: bare (kept as written) or
+ * double-quoted ("" is a quote), 1 to CONSOLE_NAME_MAX bytes, copied to
+ * arg ("" when absent).  name receives the command's canonical name for
+ * logs ("SHOW POOLS"; "" for CONSOLE_EMPTY, "?" for CONSOLE_INVALID).
  */
-enum console_cmd console_parse(const char *q, size_t len, char *name, size_t namelen);
+enum console_cmd console_parse(const char *q, size_t len, char *name, size_t namelen, char *arg,
+                               size_t arglen);
 
 /* Whether the client asked for the admin database of its generation. */
 bool console_wanted(const struct client *cl);
