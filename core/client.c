@@ -38,6 +38,7 @@
 #include "io.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_ctl.h"
 #include "proto.h"
 #include "runtime.h"
 #include "server.h"
@@ -254,6 +255,7 @@ void client_free(struct client *cl)
 	}
 	bytebuf_free(&cl->c.wbuf, true);
 	cred_fetch_free(cl);
+	console_free(cl);
 	startup_free(&cl->sp);
 	if (cl->authn_id)
 		free(cl->authn_id);
@@ -315,6 +317,12 @@ void client_auth_ok(struct client *cl)
 	}
 	if (console_wanted(cl)) {
 		console_start(cl);
+		return;
+	}
+	if (pool_ctl_disabled(cl->sp.database)) {
+		/* the disconnect event and log line carry the reason */
+		client_fail(cl, "55000", "database \"%s\" is not currently accepting connections",
+		            cl->sp.database);
 		return;
 	}
 	cl->pool = pool_lookup(cl->gen, cl->sp.database, cl->sp.user);

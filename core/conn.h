@@ -23,6 +23,7 @@
 struct worker;
 struct pool;
 struct gen;
+struct console;
 
 /* What an epoll event's data.ptr points at: the first member says what. */
 enum ev_kind {
@@ -112,6 +113,7 @@ struct client {
 	const char *auth_rule;           /* access rule that chose the chain, for logs */
 	const char *const *auth_options; /* the rule's key, value, ... NULL */
 	char *authn_id;
+	struct console *console; /* CL_CONSOLE: the session (console_int.h) */
 
 	uint64_t params_hash;    /* hash of the ParameterStatus set it was told */
 	uint32_t in_remain;      /* bytes of the current message still to come */

@@ -27,293 +27,19 @@
 #include "client_int.h"
 #include "conn.h"
 #include "console.h"
+#include "console_int.h"
 #include "cred.h"
 #include "host.h"
 #include "io.h"
 #include "log.h"
 #include "modload.h"
 #include "pool.h"
+#include "pool_ctl.h"
 #include "proto.h"
 #include "runtime.h"
 #include "stats.h"
 #include "transport.h"
 #include "worker.h"
-
-#define TEXT_OID   25u
-#define CELL_MAX   512 /* bytes in one formatted cell */
-#define CONFIG_MAX 32  /* rows of SHOW CONFIG */
-
-/* ------------------------------------------------------------- results */
-
-/* A result set being written to a client's output. */
-struct rset {
-	struct bytebuf *out;
-	struct bytebuf row; /* payload being built */
-	size_t ncols, nrows;
-	int rc;
-};
-
-static void put16(struct rset *r, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	if (r->rc == 0)
-		r->rc = bytebuf_append(&r->row, b, 2);
-}
-
-static void put32(struct rset *r, uint32_t v)
-{
-	uint8_t b[4];
-
-	put_u32(b, v);
-	if (r->rc == 0)
-		r->rc = bytebuf_append(&r->row, b, 4);
-}
-
-static void put_bytes(struct rset *r, const void *p, size_t n)
-{
-	if (r->rc == 0 && n > 0)
-		r->rc = bytebuf_append(&r->row, p, n);
-}
-
-static void end_msg(struct rset *r, char type)
-{
-	if (r->rc == 0)
-		r->rc = proto_msg(r->out, type, bytebuf_head(&r->row), r->row.len);
-	bytebuf_free(&r->row, false);
-	r->row = (struct bytebuf){0};
-}
-
-/* RowDescription: every column text. */
-static void rset_begin(struct rset *r, struct bytebuf *out, const char *const *cols, size_t n)
-{
-	*r = (struct rset){.out = out, .ncols = n};
-	put16(r, (uint16_t)n);
-	for (size_t i = 0; i < n; i++) {
-		put_bytes(r, cols[i], strlen(cols[i]) + 1);
-		put32(r, 0);            /* table oid */
-		put16(r, 0);            /* column number */
-		put32(r, TEXT_OID);     /* type */
-		put16(r, (uint16_t)-1); /* typlen: varlena */
-		put32(r, (uint32_t)-1); /* typmod */
-		put16(r, 0);            /* format: text */
-	}
-	end_msg(r, 'T');
-}
-
-/* One DataRow of r->ncols values (NULL: SQL NULL). */
-static void rset_row(struct rset *r, const char *const *vals)
-{
-	put16(r, (uint16_t)r->ncols);
-	for (size_t i = 0; i < r->ncols; i++) {
-		if (vals[i] == NULL) {
-			put32(r, (uint32_t)-1);
-			continue;
-		}
-		put32(r, (uint32_t)strlen(vals[i]));
-		put_bytes(r, vals[i], strlen(vals[i]));
-	}
-	end_msg(r, 'D');
-	r->nrows++;
-}
-
-/* CommandComplete with tag; returns the first error of the set. */
-static int rset_end(struct rset *r, const char *tag)
-{
-	put_bytes(r, tag, strlen(tag) + 1);
-	end_msg(r, 'C');
-	return r->rc;
-}
-
-/* Format one integer cell. */
-static const char *i64(char *buf, int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-	return buf;
-}
-
-static const char *u64(char *buf, uint64_t v)
-{
-	snprintf(buf, 24, "%" PRIu64, v);
-	return buf;
-}
-
-/* ------------------------------------------------------------ commands */
-
-static int show_version(struct bytebuf *out)
-{
-	static const char *const cols[] = {"version"};
-	struct rset r;
-
-	rset_begin(&r, out, cols, 1);
-	rset_row(&r, (const char *[]){"pgsluice " PACKAGE_VERSION});
-	return rset_end(&r, "SHOW");
-}
-
-static const char *mode_name(const struct gen *g, const struct stats_pool_snap *p)
-{
-	const struct cfg_pool *pc = config_find_pool(g->cfg, p->database, p->user);
-
-	if (pc == NULL)
-		return NULL;
-	return pc->mode == POOL_SESSION ? "session" : "transaction";
-}
-
-static int show_pools(struct bytebuf *out, const struct gen *g, bool stats)
-{
-	static const char *const pool_cols[] = {"database", "user",       "cl_active", "cl_waiting",
-	                                        "cl_idle",  "sv_active",  "sv_idle",   "sv_login",
-	                                        "maxwait",  "maxwait_us", "pool_mode"};
-	static const char *const stat_cols[] = {"database",         "user",
-	                                        "total_xact_count", "total_query_count",
-	                                        "total_received",   "total_sent"};
-	struct stats_pool_snap *pools = NULL;
-	struct rset r;
-	int n = pool_snapshot_all(&pools);
-
-	if (n < 0)
-		return n;
-	if (stats)
-		rset_begin(&r, out, stat_cols, sizeof stat_cols / sizeof stat_cols[0]);
-	else
-		rset_begin(&r, out, pool_cols, sizeof pool_cols / sizeof pool_cols[0]);
-	for (int i = 0; i < n && r.rc == 0; i++) {
-		const struct stats_pool_snap *p = &pools[i];
-		char c[9][24];
-
-		if (stats) {
-			rset_row(&r,
-			         (const char *[]){p->database, p->user, u64(c[0], p->transactions),
-			                          u64(c[1], p->queries), u64(c[2], p->bytes_in),
-			                          u64(c[3], p->bytes_out)});
-			continue;
-		}
-		rset_row(&r,
-		         (const char *[]){
-		                 p->database, p->user, i64(c[0], p->clients[STATS_CL_ACTIVE]),
-		                 i64(c[1], p->clients[STATS_CL_WAITING]),
-		                 i64(c[2], p->clients[STATS_CL_IDLE]), i64(c[3], p->servers_active),
-		                 i64(c[4], p->servers_idle), i64(c[5], p->servers_connecting),
-		                 i64(c[6], p->wait_max_ms / 1000),
-		                 i64(c[7], (p->wait_max_ms % 1000) * 1000), mode_name(g, p)});
-	}
-	free(pools);
-	return rset_end(&r, "SHOW");
-}
-
-static const char *level_name(int level)
-{
-	switch (level) {
-	case PGS_LOG_DEBUG:
-		return "debug";
-	case PGS_LOG_INFO:
-		return "info";
-	case PGS_LOG_WARN:
-		return "warning";
-	default:
-		return "error";
-	}
-}
-
-/* The main top-level settings; never a secret. */
-static int show_config(struct bytebuf *out, const struct gen *g)
-{
-	static const char *const cols[] = {"key", "value", "changeable"};
-	const struct pgs_config *cfg = g->cfg;
-	char v[CONFIG_MAX][CELL_MAX];
-	const char *keys[CONFIG_MAX], *chg[CONFIG_MAX];
-	size_t n = 0, off = 0;
-	struct rset r;
-
-#define ROW(k, c, ...)                                    \
-	do {                                              \
-		keys[n] = (k);                            \
-		chg[n] = (c);                             \
-		snprintf(v[n], sizeof v[n], __VA_ARGS__); \
-		n++;                                      \
-	} while (0)
-
-	ROW("config_file", "no", "%s", cfg->path ? cfg->path : "");
-	for (size_t i = 0; i < cfg->nlisten && off < sizeof v[0] - 1; i++) {
-		int w = snprintf(v[n] + off, sizeof v[n] - off, "%s%s%s%s:%d", i ? ", " : "",
-		                 strchr(cfg->listen[i].host, ':') ? "[" : "", cfg->listen[i].host,
-		                 strchr(cfg->listen[i].host, ':') ? "]" : "", cfg->listen[i].port);
-
-		off += w > 0 ? (size_t)w : 0;
-	}
-	v[n][sizeof v[n] - 1] = '\0';
-	if (cfg->nlisten == 0)
-		v[n][0] = '\0';
-	keys[n] = "listen";
-	chg[n++] = "no";
-	ROW("unix_socket_dir", "no", "%s", cfg->unix_socket_dir ? cfg->unix_socket_dir : "");
-	ROW("unix_socket_mode", "no", "%04o", (unsigned)cfg->unix_socket_mode);
-	ROW("workers", "no", "%d", rt->nworkers);
-	ROW("max_client_conn", "yes", "%d", cfg->max_client_conn);
-	ROW("log_level", "yes", "%s", level_name(cfg->log_level));
-	ROW("log_connections", "yes", "%s", cfg->log_connections ? "on" : "off");
-	ROW("log_disconnections", "yes", "%s", cfg->log_disconnections ? "on" : "off");
-	if (cfg->metrics.host != NULL)
-		ROW("metrics_listen", "no", "%s%s%s:%d", strchr(cfg->metrics.host, ':') ? "[" : "",
-		    cfg->metrics.host, strchr(cfg->metrics.host, ':') ? "]" : "",
-		    cfg->metrics.port);
-	else
-		ROW("metrics_listen", "no", "%s", "");
-	ROW("module_path", "no", "%s", cfg->module_path ? cfg->module_path : "");
-	ROW("query_wait_timeout", "yes", "%" PRId64, cfg->query_wait_timeout);
-	ROW("server_idle_timeout", "yes", "%" PRId64, cfg->server_idle_timeout);
-	ROW("server_lifetime", "yes", "%" PRId64, cfg->server_lifetime);
-	ROW("client_idle_timeout", "yes", "%" PRId64, cfg->client_idle_timeout);
-	ROW("server_connect_timeout", "yes", "%" PRId64, cfg->server_connect_timeout);
-	ROW("client_login_timeout", "yes", "%" PRId64, cfg->client_login_timeout);
-	ROW("shutdown_timeout", "yes", "%" PRId64, cfg->shutdown_timeout);
-	ROW("server_reset_query", "yes", "%s",
-	    cfg->server_reset_query ? cfg->server_reset_query : "");
-	ROW("admin_database", "yes", "%s", cfg->admin.database ? cfg->admin.database : "");
-	ROW("admin_users", "yes", "%zu", cfg->admin.nusers);
-	ROW("pools", "yes", "%zu", cfg->npools);
-#undef ROW
-	rset_begin(&r, out, cols, 3);
-	for (size_t i = 0; i < n; i++)
-		rset_row(&r, (const char *[]){keys[i], v[i], chg[i]});
-	return rset_end(&r, "SHOW");
-}
-
-static int show_modules(struct bytebuf *out, const struct gen *g)
-{
-	static const char *const cols[] = {"name", "module", "version", "abi", "kinds"};
-	const struct mod_set *ms = g->mods;
-	struct rset r;
-
-	rset_begin(&r, out, cols, 5);
-	for (size_t i = 0; ms != NULL && i < ms->nmods; i++) {
-		const pgs_module *d = ms->mods[i].desc;
-		char abi[16], kinds[64] = "";
-		const struct {
-			bool on;
-			const char *name;
-		} k[] = {
-		        {d->auth != NULL, "auth"},
-		        {d->backend != NULL, "backend"},
-		        {d->cred != NULL, "cred"},
-		        {d->access != NULL, "access"},
-		        {d->audit != NULL, "audit"},
-		        {PGS_HAS_FIELD(d, pgs_module, transport) && d->transport != NULL,
-		         "transport"},
-		};
-
-		snprintf(abi, sizeof abi, "%u.%u", (unsigned)d->abi_major, (unsigned)d->abi_minor);
-		for (size_t j = 0; j < sizeof k / sizeof k[0]; j++) {
-			if (!k[j].on)
-				continue;
-			if (kinds[0] != '\0')
-				strcat(kinds, ",");
-			strcat(kinds, k[j].name); /* 40 bytes at most in all */
-		}
-		rset_row(&r, (const char *[]){ms->mods[i].name, d->name, d->version, abi, kinds});
-	}
-	return rset_end(&r, "SHOW");
-}
 
 /* A command with no rows: only the CommandComplete. */
 static int command_done(struct bytebuf *out, const char *tag)
@@ -393,6 +119,11 @@ void console_start(struct client *cl)
 		            cl->sp.user ? cl->sp.user : "");
 		return;
 	}
+	cl->console = calloc(1, sizeof *cl->console);
+	if (cl->console == NULL) {
+		client_fail(cl, "53200", "out of memory");
+		return;
+	}
 	if (RAND_bytes((unsigned char *)&key, sizeof key) != 1)
 		key = (uint32_t)cl->c.id;
 	snprintf(version, sizeof version, "15.0 (pgsluice %s)", PACKAGE_VERSION);
@@ -429,6 +160,82 @@ void console_start(struct client *cl)
 		console_on_input(cl);
 }
 
+/* PAUSE / RESUME / DISABLE / ENABLE / KILL.  Returns what run_query
+ * returns; *wait set when the answer comes later (a PAUSE still
+ * waiting for servers to go). */
+static int run_ctl(struct client *cl, enum console_cmd cmd, const char *name, const char *arg,
+                   const char **result, bool *wait)
+{
+	struct bytebuf *out = &cl->c.wbuf;
+	const char *db = arg[0] != '\0' ? arg : NULL;
+	const char *admin_db = cl->gen->cfg->admin.database;
+	int rc;
+
+	if (db != NULL && strcmp(db, admin_db) == 0 && cmd != CONSOLE_RESUME &&
+	    cmd != CONSOLE_ENABLE) {
+		*result = "refused: the admin database";
+		return proto_error(out, "ERROR", "55000", NULL,
+		                   "%s cannot be used on the admin console's database \"%s\"", name,
+		                   db);
+	}
+	switch (cmd) {
+	case CONSOLE_PAUSE:
+		rc = pool_ctl_pause(db);
+		break;
+	case CONSOLE_RESUME:
+		rc = pool_ctl_resume(db);
+		break;
+	case CONSOLE_DISABLE:
+		rc = pool_ctl_disable(db);
+		break;
+	case CONSOLE_ENABLE:
+		rc = pool_ctl_enable(db);
+		break;
+	default:
+		rc = pool_ctl_kill(db);
+		break;
+	}
+	if (rc == -ENOMEM) {
+		*result = "failed: out of memory";
+		return proto_error(out, "ERROR", "53200", NULL, "out of memory");
+	}
+	if (rc == -EALREADY || rc == -ENOENT || rc == -EBUSY) {
+		char what[CONSOLE_NAME_MAX + 16];
+		const char *state = cmd == CONSOLE_PAUSE     ? "already paused"
+		                    : cmd == CONSOLE_RESUME  ? "not paused"
+		                    : cmd == CONSOLE_DISABLE ? "already disabled"
+		                                             : "not disabled";
+
+		if (db != NULL)
+			snprintf(what, sizeof what, "database \"%s\"", db);
+		else
+			snprintf(what, sizeof what, "%s",
+			         cmd == CONSOLE_PAUSE ? "pgsluice" : "nothing");
+		*result = "refused: no change";
+		if (rc == -EBUSY)
+			return proto_error(
+			        out, "ERROR", "55000", NULL,
+			        "%s is paused by a PAUSE of every database: RESUME without "
+			        "a database ends it",
+			        what);
+		if (db == NULL && cmd == CONSOLE_RESUME)
+			return proto_error(out, "ERROR", "55000", NULL, "nothing is paused");
+		return proto_error(out, "ERROR", "55000", NULL, "%s is %s", what, state);
+	}
+	if (cmd == CONSOLE_PAUSE && !pool_ctl_pause_done(db)) {
+		struct console *cs = cl->console;
+
+		cs->wait = CS_PAUSE;
+		cs->pause_all = db == NULL;
+		snprintf(cs->db, sizeof cs->db, "%s", db ? db : "");
+		list_add_tail(&cl->c.w->console_waits, &cs->wait_link);
+		*wait = true;
+		*result = "waiting for the servers to be released";
+		return 0;
+	}
+	return command_done(out, name);
+}
+
 /* Run one query; 0, or -1 when the client must be closed. */
 static int run_query(struct client *cl, const char *q, size_t len)
 {
@@ -438,7 +245,7 @@ static int run_query(struct client *cl, const char *q, size_t len)
 	struct gen *g;
 	const char *result = "ok";
 	int rc = 0;
-	bool hup = false, term = false;
+	bool hup = false, term = false, wait = false;
 
 	g = runtime_gen_get();
 	switch (cmd) {
@@ -451,28 +258,31 @@ static int run_query(struct client *cl, const char *q, size_t len)
 		break;
 	case CONSOLE_SHOW_CLIENTS:
 	case CONSOLE_SHOW_SERVERS:
+		rc = console_list_start(cl, cmd == CONSOLE_SHOW_SERVERS);
+		if (rc == 0)
+			wait = true;
+		break;
 	case CONSOLE_PAUSE:
 	case CONSOLE_RESUME:
 	case CONSOLE_DISABLE:
 	case CONSOLE_ENABLE:
 	case CONSOLE_KILL:
-		result = "not supported";
-		rc = proto_error(out, "ERROR", "0A000", NULL, "%s is not supported yet", name);
+		rc = run_ctl(cl, cmd, name, arg, &result, &wait);
 		break;
 	case CONSOLE_SHOW_VERSION:
-		rc = show_version(out);
+		rc = console_show_version(out);
 		break;
 	case CONSOLE_SHOW_POOLS:
-		rc = show_pools(out, g, false);
+		rc = console_show_pools(out, g, false);
 		break;
 	case CONSOLE_SHOW_STATS:
-		rc = show_pools(out, g, true);
+		rc = console_show_pools(out, g, true);
 		break;
 	case CONSOLE_SHOW_CONFIG:
-		rc = show_config(out, g);
+		rc = console_show_config(out, g);
 		break;
 	case CONSOLE_SHOW_MODULES:
-		rc = show_modules(out, g);
+		rc = console_show_modules(out, g);
 		break;
 	case CONSOLE_RELOAD:
 		hup = true;
@@ -490,9 +300,18 @@ static int run_query(struct client *cl, const char *q, size_t len)
 		result = "failed: out of memory";
 	if (cmd != CONSOLE_EMPTY) {
 		/* the text of an invalid command is not logged: it could be anything */
-		cs_log(cl, "admin command %s: %s", cmd == CONSOLE_INVALID ? "(invalid)" : name,
-		       result);
-		audit_admin(cl, cmd == CONSOLE_INVALID ? "invalid" : name, result);
+		char what[sizeof name + sizeof arg + 4];
+
+		snprintf(what, sizeof what, "%s%s%s%s", cmd == CONSOLE_INVALID ? "(invalid)" : name,
+		         arg[0] ? " \"" : "", arg, arg[0] ? "\"" : "");
+		cs_log(cl, "admin command %s: %s", what, result);
+		audit_admin(cl, what, result);
+	}
+	if (wait && rc == 0) {
+		/* the answer and ReadyForQuery come later; read nothing more */
+		if (io_flush(&cl->c) < 0 || io_want_read(&cl->c, 0) < 0)
+			return -1;
+		return 0;
 	}
 	if (rc == 0)
 		rc = proto_ready(out, 'I');
@@ -508,7 +327,8 @@ static void handle_messages(struct client *cl)
 {
 	struct iobuf *b = cl->c.rbuf;
 
-	while (b != NULL && b->end - b->start >= PROTO_MSG_HDR && !cl->c.dead) {
+	while (b != NULL && b->end - b->start >= PROTO_MSG_HDR && !cl->c.dead &&
+	       cl->console->wait == CS_READY) {
 		char type = (char)b->data[b->start];
 		uint32_t len = get_u32(b->data + b->start + 1);
 
@@ -552,4 +372,79 @@ void console_on_input(struct client *cl)
 	handle_messages(cl);
 	if (!cl->c.dead)
 		io_release_rbuf(&cl->c);
+}
+
+void console_resume_session(struct client *cl)
+{
+	cl->console->wait = CS_READY;
+	if (proto_ready(&cl->c.wbuf, 'I') < 0 || io_flush(&cl->c) < 0 ||
+	    io_want_read(&cl->c, 1) < 0) {
+		client_close(cl, "could not answer");
+		return;
+	}
+	cl->last_active = cl->c.w->now;
+	/* commands that came while it waited */
+	handle_messages(cl);
+	if (!cl->c.dead)
+		io_release_rbuf(&cl->c);
+}
+
+void console_sweep(struct worker *w)
+{
+	struct list *n, *next;
+
+	for (n = w->console_waits.next; n != &w->console_waits; n = next) {
+		struct console *cs = container_of(n, struct console, wait_link);
+		struct client *cl = NULL;
+		const char *db = cs->pause_all ? NULL : cs->db;
+		bool done, cancelled;
+		int rc;
+
+		next = n->next;
+		/* the session is the client whose console this is */
+		for (struct list *m = w->clients.next; m != &w->clients; m = m->next) {
+			struct client *c = container_of(m, struct client, c.wlink);
+
+			if (c->console == cs) {
+				cl = c;
+				break;
+			}
+		}
+		if (cl == NULL)
+			continue; /* closed: console_free unlinks it */
+		cancelled = !pool_ctl_paused(db);
+		done = !cancelled && pool_ctl_pause_done(db);
+		if (!done && !cancelled)
+			continue;
+		list_del(&cs->wait_link);
+		if (cancelled)
+			rc = proto_error(&cl->c.wbuf, "ERROR", "57014", NULL,
+			                 "PAUSE canceled: %s was resumed before its servers were "
+			                 "released",
+			                 db ? "the database" : "pgsluice");
+		else
+			rc = command_done(&cl->c.wbuf, "PAUSE");
+		cs_log(cl, "admin command PAUSE%s%s%s: %s", db ? " \"" : "", db ? db : "",
+		       db ? "\"" : "", cancelled ? "canceled by RESUME" : "done");
+		audit_admin(cl, "PAUSE", cancelled ? "canceled by RESUME" : "done");
+		if (rc < 0) {
+			client_close(cl, "out of memory");
+			continue;
+		}
+		console_resume_session(cl);
+	}
+}
+
+void console_free(struct client *cl)
+{
+	struct console *cs = cl->console;
+
+	if (cs == NULL)
+		return;
+	if (list_linked(&cs->wait_link))
+		list_del(&cs->wait_link);
+	/* a listing in flight is freed by console_collect_done(), which
+	 * finds no session with this id */
+	free(cs);
+	cl->console = NULL;
 }

@@ -9,8 +9,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct client;
+struct worker;
 
 /* Longest query text accepted, in bytes. */
 #define CONSOLE_QUERY_MAX 1024
@@ -61,5 +63,20 @@ void console_start(struct client *cl);
 
 /* Input is readable on a CL_CONSOLE client. */
 void console_on_input(struct client *cl);
+
+/* Release a console session's state (client_free). */
+void console_free(struct client *cl);
+
+/* Worker sweep: answer the PAUSEs of w's console sessions that are done. */
+void console_sweep(struct worker *w);
+
+/* SHOW CLIENTS / SHOW SERVERS across workers (console_list.c): on worker
+ * w, add its rows to job (INBOX_COLLECT); the last worker posts
+ * INBOX_COLLECT_DONE to the session's worker, which answers the session
+ * (when it is still there) and frees job.  console_collect_abandon()
+ * drops a message of either kind left in an inbox at exit. */
+void console_collect_run(struct worker *w, void *job);
+void console_collect_done(struct worker *w, void *job, uint64_t conn_id);
+void console_collect_abandon(void *job);
 
 #endif /* PGS_CONSOLE_H */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "pool_ctl.h"
 #include "runtime.h"
 #include "util.h"
 #include "worker.h"
@@ -298,10 +299,13 @@ static int run(const char *path)
 	atomic_store(&rt->stopping, true);
 	wake_all();
 	for (int i = 0; i < rt->nworkers; i++)
-		worker_join_and_free(rt->workers[i]);
+		worker_join(rt->workers[i]);
+	for (int i = 0; i < rt->nworkers; i++)
+		worker_free(rt->workers[i]);
 	free(rt->workers);
 	listener_close(unix_listener, true);
 	pool_free_all();
+	pool_ctl_free();
 	runtime_gen_set(NULL);
 	cancel_fini();
 	stats_fini(&rt->stats);

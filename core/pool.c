@@ -17,6 +17,7 @@
 #include "io.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_ctl.h"
 #include "runtime.h"
 #include "server.h"
 #include "worker.h"
@@ -61,6 +62,7 @@ static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const cha
 	p->pcfg = pc;
 	p->scfg = &g->cfg->servers[pc->server_index];
 	p->initial_target = pc->initial_size;
+	p->paused = pool_ctl_paused(database); /* pools_lock, then the ctl lock */
 	return p;
 }
 
@@ -213,7 +215,7 @@ static int worker_with_idle(struct pool *p, int self)
  * has one left (lock held). */
 static bool reserve_slot(struct pool *p, int widx)
 {
-	if (p->retired || p->nservers >= p->pcfg->max_size)
+	if (p->retired || p->paused || p->nservers >= p->pcfg->max_size)
 		return false;
 	p->nservers++;
 	p->nconnecting[widx]++;
@@ -252,7 +254,7 @@ struct server *pool_acquire(struct pool *p, struct worker *w, struct client *cl)
 	int kick = -1;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->nidle[w->index] > 0) {
+	while (p->nidle[w->index] > 0 && !p->paused) {
 		struct list *n = list_pop(&p->idle[w->index]);
 
 		p->nidle[w->index]--;
@@ -269,7 +271,7 @@ struct server *pool_acquire(struct pool *p, struct worker *w, struct client *cl)
 		list_add_tail(&p->waiters[w->index], &cl->wait_link);
 		p->nwaiting++;
 		connect = reserve_slot(p, w->index);
-		if (!connect)
+		if (!connect && !p->paused)
 			kick = worker_with_idle(p, w->index);
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -302,9 +304,12 @@ void pool_release(struct pool *p, struct worker *w, struct server *sv)
 		 * mode releases it again (client_got_server). */
 		sv->state = SV_IDLE;
 	}
-	if (sv->close_when_done || expired(p, sv, w->now)) {
+	if (sv->close_when_done || p->paused || expired(p, sv, w->now)) {
+		bool paused = p->paused;
+
 		pthread_mutex_unlock(&p->lock);
 		server_close(sv, sv->close_when_done ? "reset failed"
+		                 : paused            ? "the pool is paused"
 		                                     : "server_lifetime reached or config changed");
 		return;
 	}
@@ -344,7 +349,7 @@ void pool_server_gone(struct pool *p, struct worker *w, struct server *sv)
 		p->nidle[w->index]--;
 	}
 	p->nservers--;
-	if (p->nwaiting > 0 && !p->retired) {
+	if (p->nwaiting > 0 && !p->retired && !p->paused) {
 		if (!list_empty(&p->waiters[w->index]))
 			connect = reserve_slot(p, w->index);
 		else
@@ -391,7 +396,9 @@ void pool_handover_idle(struct pool *p, struct worker *w)
 		int target = -1;
 
 		pthread_mutex_lock(&p->lock);
-		if (!list_empty(&p->waiters[me]) && p->nidle[me] > 0) {
+		if (p->paused) {
+			/* nothing moves until RESUME */
+		} else if (!list_empty(&p->waiters[me]) && p->nidle[me] > 0) {
 			give = container_of(list_pop(&p->idle[me]), struct server, pool_link);
 			p->nidle[me]--;
 			cl = container_of(list_pop(&p->waiters[me]), struct client, wait_link);
@@ -427,6 +434,23 @@ void pool_adopt_server(struct worker *w, struct server *sv)
 		return;
 	}
 	pool_release(sv->pool, w, sv);
+}
+
+void pool_set_paused(struct pool *p, bool paused)
+{
+	bool resumed;
+	bool kick[PGS_CONFIG_MAX_WORKERS] = {false};
+
+	pthread_mutex_lock(&p->lock);
+	resumed = p->paused && !paused;
+	p->paused = paused;
+	for (int i = 0; resumed && i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+		kick[i] = !list_empty(&p->waiters[i]);
+	pthread_mutex_unlock(&p->lock);
+	/* each worker with waiters serves them (idle servers, new ones) */
+	for (int i = 0; resumed && i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+		if (kick[i])
+			post_kick(p, i);
 }
 
 enum pool_mode pool_mode(struct pool *p)
@@ -483,7 +507,7 @@ void pool_sweep_worker(struct worker *w)
 				                     p->nservers > p->pcfg->min_size &&
 				                     p->initial_target == 0;
 
-				if (idle_too_long || expired(p, sv, w->now)) {
+				if (idle_too_long || p->paused || expired(p, sv, w->now)) {
 					list_del(&sv->pool_link);
 					p->nidle[me]--;
 					victim = sv;
@@ -504,7 +528,9 @@ void pool_sweep_worker(struct worker *w)
 			}
 			pthread_mutex_unlock(&p->lock);
 			if (victim != NULL)
-				server_close(victim, "server_idle_timeout or server_lifetime");
+				server_close(victim, p->paused ? "the pool is paused"
+				                               : "server_idle_timeout or "
+				                                 "server_lifetime");
 		} while (victim != NULL);
 		pthread_mutex_unlock(&rt->pools_lock);
 		while (connects-- > 0)

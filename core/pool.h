@@ -36,6 +36,7 @@ struct pool {
 	struct param_set welcome; /* ParameterStatus values for new logins */
 	bool have_welcome;
 	bool retired; /* its config disappeared on reload */
+	bool paused;  /* PAUSE/KILL (pool_ctl.h): no server given, opened or kept */
 	struct list reg_link;
 	struct pool_counters *counters; /* [nworkers], each written by its worker */
 };
@@ -88,6 +89,9 @@ void pool_handover_idle(struct pool *p, struct worker *w);
 
 /* Handle INBOX_SERVER: a server arriving at worker w from another worker. */
 void pool_adopt_server(struct worker *w, struct server *sv);
+
+/* Set the paused flag (pool_ctl.c); a resumed pool serves its waiters. */
+void pool_set_paused(struct pool *p, bool paused);
 
 /* The pool's current mode (read under its lock: a reload may swap the
  * settings). */

@@ -16,9 +16,11 @@
 #include "auth.h"
 #include "cancel.h"
 #include "client.h"
+#include "console.h"
 #include "listen.h"
 #include "log.h"
 #include "pool.h"
+#include "pool_ctl.h"
 #include "runtime.h"
 #include "server.h"
 #include "transport.h"
@@ -41,6 +43,7 @@ struct worker *worker_create(int index, char *err, size_t errlen)
 	w->inbox_kind = EV_INBOX;
 	w->timer_kind = EV_TIMER;
 	list_init(&w->inbox);
+	list_init(&w->console_waits);
 	list_init(&w->clients);
 	list_init(&w->servers);
 	list_init(&w->dead);
@@ -205,7 +208,17 @@ static void drain_inbox(struct worker *w)
 			break;
 		case INBOX_WAKE:
 			break;
+		case INBOX_COLLECT:
+			console_collect_run(w, m->job);
+			break;
+		case INBOX_COLLECT_DONE:
+			console_collect_done(w, m->job, m->conn_id);
+			break;
+		case INBOX_KILL:
+			pool_ctl_kill_worker(w, m->name);
+			break;
 		}
+		free(m->name);
 		free(m);
 	}
 }
@@ -344,6 +357,7 @@ static void *worker_main(void *arg)
 				}
 				client_sweep(w);
 				pool_sweep_worker(w);
+				console_sweep(w);
 				break;
 			}
 			}
@@ -364,16 +378,23 @@ int worker_start(struct worker *w)
 	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
 }
 
-void worker_join_and_free(struct worker *w)
+void worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
 {
 	struct list *n;
 
-	pthread_join(w->thread, NULL);
 	while ((n = list_pop(&w->inbox)) != NULL) {
 		struct inbox_msg *m = container_of(n, struct inbox_msg, link);
 
 		if (m->type == INBOX_SERVER && m->server)
 			server_free_detached(m->server);
+		if (m->type == INBOX_COLLECT || m->type == INBOX_COLLECT_DONE)
+			console_collect_abandon(m->job);
+		free(m->name);
 		free(m);
 	}
 	while (w->free_bufs) {

@@ -17,11 +17,14 @@
 struct listener;
 
 enum inbox_type {
-	INBOX_SERVER = 1,  /* a server handed over by another worker */
-	INBOX_WANT_SERVER, /* a pool has waiters elsewhere: give idle servers */
-	INBOX_CANCEL,      /* forward a cancel for one of our clients */
-	INBOX_DEFER_DONE,  /* a deferred auth job finished */
-	INBOX_WAKE,        /* just look at the stop/drain flags */
+	INBOX_SERVER = 1,   /* a server handed over by another worker */
+	INBOX_WANT_SERVER,  /* a pool has waiters elsewhere: give idle servers */
+	INBOX_CANCEL,       /* forward a cancel for one of our clients */
+	INBOX_DEFER_DONE,   /* a deferred auth job finished */
+	INBOX_WAKE,         /* just look at the stop/drain flags */
+	INBOX_COLLECT,      /* add our connections' rows to a console listing */
+	INBOX_COLLECT_DONE, /* a console listing of ours is complete */
+	INBOX_KILL,         /* close the clients and servers of database `name` */
 };
 
 struct inbox_msg {
@@ -31,6 +34,8 @@ struct inbox_msg {
 	struct pool *pool;
 	uint32_t cancel_pid, cancel_key;
 	uint64_t conn_id;
+	void *job;  /* INBOX_COLLECT(_DONE): the listing (console_list.c) */
+	char *name; /* INBOX_KILL: the database (malloc'ed, freed with the message) */
 };
 
 struct worker {
@@ -45,12 +50,13 @@ struct worker {
 	int timer_fd;
 	struct listener **listeners;
 	int nlisteners;
-	struct list clients;    /* every live client of this worker */
-	struct list servers;    /* every live server of this worker */
-	struct list dead;       /* closed, freed at the end of the loop turn */
-	struct list zombies;    /* closed clients whose deferred job still runs */
-	struct list sv_zombies; /* closed servers whose deferred job still runs */
-	struct list ready;      /* transport conns with decrypted input epoll cannot see */
+	struct list clients;       /* every live client of this worker */
+	struct list servers;       /* every live server of this worker */
+	struct list dead;          /* closed, freed at the end of the loop turn */
+	struct list zombies;       /* closed clients whose deferred job still runs */
+	struct list sv_zombies;    /* closed servers whose deferred job still runs */
+	struct list ready;         /* transport conns with decrypted input epoll cannot see */
+	struct list console_waits; /* console sessions waiting for a PAUSE to finish */
 	struct iobuf *free_bufs;
 	int nfree_bufs;
 	int nclients;
@@ -62,7 +68,10 @@ struct worker {
  * worker_add_listener before worker_start. */
 struct worker *worker_create(int index, char *err, size_t errlen);
 int worker_start(struct worker *w) __attribute__((warn_unused_result));
-void worker_join_and_free(struct worker *w);
+/* At exit: join every worker first, then free them (a worker may post to
+ * another until it has stopped). */
+void worker_join(struct worker *w);
+void worker_free(struct worker *w);
 
 /* c (with a transport) has input waiting inside its transport module:
  * handle it as readable at the end of this loop turn. */

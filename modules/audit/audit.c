@@ -6,11 +6,18 @@
  *
  * Config (instance group):
  *   file = "/var/log/pgsluice/audit.jsonl";  required; created 0600 when missing
- *   key_file = "audit.key";                  required; 64 hex digits, mode 0600/0400
+ *   key_file = "audit.key";                  64 hex digits, mode 0600/0400; or
+ *   key_vault = "vault";                     the HMAC key derived from the master key of
+ *                                            this vault instance (listed before the audit
+ *                                            instance in modules); exactly one of the two
  *   syslog = false;                          also send each line to syslog (authpriv.info)
  *   fsync = "batch";                         "batch" (fdatasync per batch) or "off"
  *   on_error = "refuse";                     "refuse" (new logins wait) or "continue"
  *   queue_max = 10000;                       events waiting for the writer (1..1000000)
+ *
+ * key_vault asks host->cred_derive_key (ABI 1.5) for AUDIT_VAULT_LABEL: the
+ * vault derives it with HKDF-SHA256 (modules/vault/vault_crypto.h) and
+ * `pgsluice-admin audit-verify -m master.key` derives the same bytes.
  *
  * This file reads the settings and the key, and turns each event into a
  * queued item on the worker that reports it (no I/O there).  The writer
@@ -37,6 +44,8 @@
 #define AUDIT_KEY_FILE_MAX  (2 * AUDIT_KEY_LEN + 1) /* 64 hex digits and "\n" */
 #define AUDIT_QUEUE_DEFAULT 10000
 #define AUDIT_QUEUE_MAX     1000000
+#define AUDIT_VAULT_LABEL   "audit-hmac" /* never change: old trails would not verify */
+#define AUDIT_INSTANCE_MAX  256          /* bytes of a key_vault instance name */
 
 struct audit_module {
 	const pgs_host *host;
@@ -142,17 +151,91 @@ static int key_load(const pgs_host *host, const pgs_cfg *cfg, const char *path,
 	return rc;
 }
 
-/* All settings into *wc (path in path_buf); -EINVAL (logged). */
-static int settings(const pgs_host *host, const pgs_cfg *cfg, char *path_buf, size_t path_size,
-                    struct audit_writer_cfg *wc)
+/* The key derived by the credential instance `name` (key_vault). */
+static int key_derive(const pgs_host *host, const pgs_cfg *cfg, const char *name,
+                      uint8_t key[AUDIT_KEY_LEN])
+{
+	const char *w = where(host, cfg, "key_vault");
+	int rc;
+
+	if (!PGS_HAS_FIELD(host, pgs_host, cred_derive_key) || host->cred_derive_key == NULL) {
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: key_vault needs a pgsluice with module ABI 1.5 or later", w);
+		return -ENOTSUP;
+	}
+	rc = host->cred_derive_key(cfg, name, AUDIT_VAULT_LABEL, key, AUDIT_KEY_LEN);
+	if (rc == 0)
+		return 0;
+	OPENSSL_cleanse(key, AUDIT_KEY_LEN);
+	if (rc == -ESRCH)
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: key_vault = \"%s\": no vault instance of that name is listed "
+		          "before this audit instance in modules (it must be listed before the "
+		          "audit instance in modules)",
+		          w, name);
+	else if (rc == -ENOTSUP)
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: key_vault = \"%s\": that module instance cannot derive keys "
+		          "(it is not a vault instance)",
+		          w, name);
+	else
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: key_vault = \"%s\": the key cannot be derived: %s", w, name,
+		          strerror(-rc));
+	return rc;
+}
+
+/* The key: from key_file or key_vault, exactly one of them (logged). */
+static int key_get(const pgs_host *host, const pgs_cfg *cfg, uint8_t key[AUDIT_KEY_LEN],
+                   char *vault, size_t vault_size)
 {
 	char key_path[AUDIT_PATH_MAX];
+	const char *name = NULL;
+	int file_rc, vault_rc;
+
+	vault[0] = '\0';
+	file_rc = host->cfg_path(cfg, "key_file", key_path, sizeof key_path);
+	vault_rc = host->cfg_str(cfg, "key_vault", &name);
+	if (file_rc != -ENOENT && vault_rc != -ENOENT) {
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: \"key_file\" and \"key_vault\" exclude each other: set "
+		          "exactly one",
+		          where(host, cfg, "key_vault"));
+		return -EINVAL;
+	}
+	if (file_rc == -ENOENT && vault_rc == -ENOENT) {
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: the HMAC key is required: set \"key_file\" (a key file's "
+		          "path) or \"key_vault\" (the name of a vault instance)",
+		          where(host, cfg, NULL));
+		return -EINVAL;
+	}
+	if (file_rc != -ENOENT)
+		return file_rc == 0 ? key_load(host, cfg, key_path, key)
+		                    : cfg_file(host, cfg, "key_file", "the HMAC key's path",
+		                               key_path, sizeof key_path);
+	if (vault_rc < 0 || name == NULL || name[0] == '\0' ||
+	    strnlen(name, AUDIT_INSTANCE_MAX) >= AUDIT_INSTANCE_MAX ||
+	    (size_t)snprintf(vault, vault_size, "%s", name) >= vault_size) {
+		host->log(PGS_LOG_ERROR, NULL,
+		          "%s: audit: \"key_vault\" must be the name of a vault instance (a "
+		          "non-empty string of at most %d bytes)",
+		          where(host, cfg, "key_vault"), AUDIT_INSTANCE_MAX - 1);
+		vault[0] = '\0';
+		return -EINVAL;
+	}
+	return key_derive(host, cfg, name, key);
+}
+
+/* All settings into *wc (path in path_buf); -EINVAL (logged). */
+static int settings(const pgs_host *host, const pgs_cfg *cfg, char *path_buf, size_t path_size,
+                    struct audit_writer_cfg *wc, char *vault, size_t vault_size)
+{
 	int64_t queue_max = AUDIT_QUEUE_DEFAULT;
 	bool use_syslog = false;
 	int fsync_off, cont, rc;
 
-	if (cfg_file(host, cfg, "file", "the audit trail's path", path_buf, path_size) < 0 ||
-	    cfg_file(host, cfg, "key_file", "the HMAC key's path", key_path, sizeof key_path) < 0)
+	if (cfg_file(host, cfg, "file", "the audit trail's path", path_buf, path_size) < 0)
 		return -EINVAL;
 	rc = host->cfg_bool(cfg, "syslog", &use_syslog);
 	if (rc < 0 && rc != -ENOENT) {
@@ -176,7 +259,7 @@ static int settings(const pgs_host *host, const pgs_cfg *cfg, char *path_buf, si
 	wc->refuse = cont == 0;
 	wc->syslog = use_syslog;
 	wc->queue_max = (size_t)queue_max;
-	return key_load(host, cfg, key_path, wc->key);
+	return key_get(host, cfg, wc->key, vault, vault_size);
 }
 
 /* ------------------------------------------------------------ module */
@@ -184,13 +267,13 @@ static int settings(const pgs_host *host, const pgs_cfg *cfg, char *path_buf, si
 static int audit_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 {
 	struct audit_writer_cfg wc = {0};
-	char path[AUDIT_PATH_MAX];
+	char path[AUDIT_PATH_MAX], vault[AUDIT_INSTANCE_MAX];
 	struct audit_module *m;
 	int rc;
 
 	if (!PGS_HAS_FIELD(host, pgs_host, cfg_path) || cfg == NULL)
 		return -ENOTSUP;
-	rc = settings(host, cfg, path, sizeof path, &wc);
+	rc = settings(host, cfg, path, sizeof path, &wc, vault, sizeof vault);
 	if (rc < 0) {
 		OPENSSL_cleanse(wc.key, sizeof wc.key);
 		return rc;
@@ -209,9 +292,11 @@ static int audit_init(const pgs_host *host, const pgs_cfg *cfg, void **mod)
 		host->free(m);
 		return rc;
 	}
-	host->log(PGS_LOG_INFO, NULL, "audit: writing %s (fsync %s, on_error %s%s)", path,
-	          wc.fsync ? "batch" : "off", wc.refuse ? "refuse" : "continue",
-	          wc.syslog ? ", also to syslog" : "");
+	host->log(PGS_LOG_INFO, NULL, "audit: writing %s (fsync %s, on_error %s%s, key %s%s%s)",
+	          path, wc.fsync ? "batch" : "off", wc.refuse ? "refuse" : "continue",
+	          wc.syslog ? ", also to syslog" : "",
+	          vault[0] != '\0' ? "from the master key of vault \"" : "from key_file", vault,
+	          vault[0] != '\0' ? "\"" : "");
 	*mod = m;
 	return 0;
 }

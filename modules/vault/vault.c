@@ -18,6 +18,11 @@
  * asked), so there is no reload op.  The tables are immutable after init,
  * so lookups from several worker threads need no lock.
  *
+ * derive_key (ABI 1.5, host->cred_derive_key): other modules' keys are
+ * derived from the master key with HKDF-SHA256 under a label of their own
+ * (vault_crypto.h), e.g. the audit module's HMAC key under "audit-hmac";
+ * pgsluice-admin derives the same bytes from master.key.
+ *
  * Which table answers: server connections (and conn == NULL) take the
  * users table; a client connection whose pool's security model is
  * "frontend-users" takes frontend_users, any other the users table; a client
@@ -32,6 +37,7 @@
 
 #include <pgsluice/module.h>
 
+#include "vault_crypto.h"
 #include "vault_key.h"
 #include "vault_lib.h"
 
@@ -294,9 +300,35 @@ static int vault_lookup(void *mod, const pgs_conn *conn, const char *user, pgs_s
 	return 0;
 }
 
+/* Key material for another concern (see the file comment).  Called from
+ * the other module's init(), on the main thread; the master key stays in
+ * vault_key.c's locked page, out stays the caller's to wipe. */
+static int vault_derive_key(void *mod, const char *label, uint8_t *out, size_t len)
+{
+	struct vault_module *m = mod;
+	int rc;
+
+	if (m == NULL || m->key == NULL)
+		return -EINVAL;
+	rc = vault_derive(vault_key_bytes(m->key), label, out, len);
+	if (rc == 0)
+		m->host->log(PGS_LOG_INFO, NULL,
+		             "vault: a %zu-byte key derived from the master key for \"%s\"", len,
+		             label);
+	else
+		m->host->log(PGS_LOG_ERROR, NULL,
+		             "vault: cannot derive a key for \"%.*s\" (%zu bytes): %s",
+		             VAULT_DERIVE_LABEL_MAX, label != NULL ? label : "(null)", len,
+		             rc == -EINVAL ? "a label is 1 to 64 printable characters without "
+		                             "blanks, a length 1 to 64 bytes"
+		                           : strerror(-rc));
+	return rc;
+}
+
 static const pgs_cred_ops vault_cred = {
         .size = sizeof(pgs_cred_ops),
         .lookup = vault_lookup,
+        .derive_key = vault_derive_key,
 };
 
 static const pgs_module vault_desc = {

@@ -1,7 +1,9 @@
 /*
  * vault_crypto.c — the vault's cryptography and the master.key text form
  * (see vault_lib.h): PBKDF2-HMAC-SHA256 for the master and entry keys,
- * HMAC-SHA256 for the passphrase check value, AES-256-GCM for entries.
+ * HMAC-SHA256 for the passphrase check value, AES-256-GCM for entries,
+ * HKDF-SHA256 for the keys other concerns derive from the master key
+ * (vault_crypto.h).
  *
  * Every key, plaintext and intermediate buffer that held one is wiped with
  * OPENSSL_cleanse() before returning, on error paths too; check values are
@@ -16,11 +18,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "scram_verifier.h"
+#include "vault_crypto.h"
 #include "vault_lib.h"
 #include "errbuf.h"
 
@@ -47,6 +53,52 @@ int vault_kdf(const void *pass, size_t pass_len, const uint8_t *salt, size_t sal
 	if (PKCS5_PBKDF2_HMAC(pass != NULL ? pass : "", (int)pass_len, salt, (int)salt_len,
 	                      (int)iterations, EVP_sha256(), VAULT_KEY_LEN, key) != 1) {
 		OPENSSL_cleanse(key, VAULT_KEY_LEN);
+		return -EIO;
+	}
+	return 0;
+}
+
+int vault_derive(const uint8_t mk[VAULT_KEY_LEN], const char *label, uint8_t *out, size_t len)
+{
+	char digest[] = "SHA256", salt[] = VAULT_DERIVE_SALT;
+	char info[sizeof VAULT_DERIVE_INFO - 1 + VAULT_DERIVE_LABEL_MAX];
+	size_t label_len, info_len;
+	OSSL_PARAM params[5];
+	EVP_KDF_CTX *ctx;
+	EVP_KDF *kdf;
+	int ok;
+
+	if (out == NULL || len == 0 || len > VAULT_DERIVE_MAX)
+		return -EINVAL;
+	OPENSSL_cleanse(out, len);
+	if (mk == NULL || label == NULL)
+		return -EINVAL;
+	label_len = strnlen(label, VAULT_DERIVE_LABEL_MAX + 1);
+	if (label_len == 0 || label_len > VAULT_DERIVE_LABEL_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < label_len; i++)
+		if (label[i] < 0x21 || label[i] > 0x7e)
+			return -EINVAL;
+	info_len = sizeof VAULT_DERIVE_INFO - 1;
+	memcpy(info, VAULT_DERIVE_INFO, info_len);
+	memcpy(info + info_len, label, label_len);
+	info_len += label_len;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	/* OpenSSL copies the key into the context (and wipes it on free);
+	 * the parameter only reads it */
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)mk,
+	                                              VAULT_KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof salt - 1);
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, info_len);
+	params[4] = OSSL_PARAM_construct_end();
+	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF_free(kdf); /* the context keeps its own reference */
+	ok = ctx != NULL && EVP_KDF_derive(ctx, out, len, params) == 1;
+	EVP_KDF_CTX_free(ctx);
+	if (!ok) {
+		OPENSSL_cleanse(out, len);
 		return -EIO;
 	}
 	return 0;

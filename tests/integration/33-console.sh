@@ -2,7 +2,7 @@
 # 33. The admin console (admin = { database = "pgsluice"; users = (...); }): over the Unix
 #   socket an admin gets SHOW VERSION, SHOW POOLS (the pools of a few sessions, with idle
 #   servers), SHOW STATS (counts grow after pgbench), SHOW CONFIG, SHOW MODULES (trust with its
-#   ABI and kinds); an unknown command is 42601, an unsupported one 0A000, two commands in one
+#   ABI and kinds); an unknown command is 42601, KILL without its database too, two commands in one
 #   query 42601; a non-admin gets 42501; clear-text TCP is refused (28000) and TLS TCP works;
 #   RELOAD applies an edited config (max_client_conn, a pool's max_size, a new admin user);
 #   a message other than Query/Terminate is 08P01; SHUTDOWN drains and the daemon exits 0.
@@ -29,7 +29,7 @@ check_match "lower case and a trailing ';'" "^pgsluice [0-9]" "$(cq alice '  sho
 hdr=$(timeout 20 psql -X -A -F ',' -w "host=$S_SOCK port=$S_PORT user=ops dbname=pgsluice" \
   -c 'SHOW POOLS' 2>&1 | head -1)
 check_eq "SHOW POOLS columns" \
-  "database,user,cl_active,cl_waiting,cl_idle,sv_active,sv_idle,sv_login,maxwait,maxwait_us,pool_mode" "$hdr"
+  "database,user,cl_active,cl_waiting,cl_idle,sv_active,sv_idle,sv_login,maxwait,maxwait_us,pool_mode,paused,disabled" "$hdr"
 
 # ---- a few sessions: the pool (testdb, trustuser) appears with idle servers
 for i in 1 2 3; do sq trustuser testdb 'select 1' > /dev/null; done
@@ -67,8 +67,8 @@ check_match "SHOW MODULES: tls is a transport" '^tls,tls-openssl,.*transport' "$
 # ---- errors
 out=$(cq ops 'SHOW NOTHING' -v VERBOSITY=verbose)
 check_match "unknown command: 42601" 'ERROR: +42601: invalid command' "$out"
-out=$(cq ops 'PAUSE testdb' -v VERBOSITY=verbose)
-check_match "PAUSE: 0A000 not supported yet" 'ERROR: +0A000: PAUSE is not supported yet' "$out"
+out=$(cq ops 'KILL' -v VERBOSITY=verbose)
+check_match "KILL without a database: 42601" 'ERROR: +42601: invalid command' "$out"
 out=$(cq ops 'SHOW VERSION; SHOW POOLS' -v VERBOSITY=verbose)
 check_match "two commands in one query: 42601" '42601' "$out"
 out=$(cq ops '' ; echo "rc=$?")

@@ -4,16 +4,21 @@
  * (data/vault/mkkat.py), seal/open round trips, tampering with every bit
  * of an entry and every byte of its user name, refusals of broken files
  * with file:line, permissions, atomic writes, the passphrase sources
- * (a pseudo-terminal for the prompt) and a 10,000-entry vault.
+ * (a pseudo-terminal for the prompt), a 10,000-entry vault, and the keys
+ * derived from the master key (HKDF known answers from Python's hmac and
+ * `openssl kdf`, and the vault module's derive_key, dlopen'ed behind a
+ * small fake host).
  */
 #include "autoconf.h"
 
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pgsluice/module.h>
+
 #include "scram_verifier.h"
+#include "vault_crypto.h"
 #include "vault_lib.h"
 
 #define DATA      TEST_SRCDIR "/unit/data/vault"
@@ -31,6 +39,13 @@
 /* mkkat.py's master key: PBKDF2-HMAC-SHA256(KAT_PASS, 00..0f, 600000) */
 #define KAT_MK    "ef177144eec9420cbc1093d2a8b344a92bc506d0d4ec9c028dd19f8324d8c1e6"
 #define KAT_ALICE "oKGio6SlpqeoqaqrrK2ur7CxsrO0tba3uLm6u8ZPo6BuUXB2O77xk3+Mtx5tPKsVmOPO1TPQO0JN6icC"
+/* HKDF-SHA256(KAT_MK, salt "pgsluice-derive-v1", info "pgsluice audit-hmac"), 64 bytes:
+ * Python's hmac and `openssl kdf ... HKDF` agree */
+#define KAT_AUDIT                                                          \
+	"4e4cea88aa6f5c5a76762ba85d16dfb7fc666860c9b3994857f201be5ce1318a" \
+	"b639e6567a4e3ca3d23844da20793f7e6c73a071933746c849c80139ec00a2e8"
+/* the same with info "pgsluice other", 32 bytes */
+#define KAT_OTHER "3f5686de81742fd7cc5f64a5c5e485d23fd03b387842e69b7be9854c8237682e"
 
 static char tmpdir[PATH_MAX], err[1024];
 
@@ -528,6 +543,149 @@ START_TEST(test_bad_master)
 }
 END_TEST
 
+/* ------------------------------------------------------------ derived keys */
+
+START_TEST(test_derive_kat)
+{
+	uint8_t mk[VAULT_KEY_LEN], want[64], out[VAULT_DERIVE_MAX + 1], zero[sizeof out] = {0};
+	char label[VAULT_DERIVE_LABEL_MAX + 2];
+
+	unhex(KAT_MK, mk, sizeof mk);
+	unhex(KAT_AUDIT, want, 64);
+	ck_assert_int_eq(vault_derive(mk, "audit-hmac", out, 32), 0);
+	ck_assert_mem_eq(out, want, 32);
+	ck_assert_int_eq(vault_derive(mk, "audit-hmac", out, VAULT_DERIVE_MAX), 0);
+	ck_assert_mem_eq(out, want, 64); /* HKDF: the 32 bytes are a prefix */
+	ck_assert_int_eq(vault_derive(mk, "audit-hmac", out, 1), 0);
+	ck_assert_uint_eq(out[0], want[0]);
+	unhex(KAT_OTHER, want, 32);
+	ck_assert_int_eq(vault_derive(mk, "other", out, 32), 0);
+	ck_assert_mem_eq(out, want, 32);
+	/* another master key, other bytes */
+	mk[31] ^= 1;
+	ck_assert_int_eq(vault_derive(mk, "other", out, 32), 0);
+	ck_assert_mem_ne(out, want, 32);
+
+	/* bounds; out is wiped whenever len is usable */
+	ck_assert_int_eq(vault_derive(mk, "x", out, 0), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, "x", out, VAULT_DERIVE_MAX + 1), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, "x", NULL, 32), -EINVAL);
+	memset(label, 'a', sizeof label);
+	label[VAULT_DERIVE_LABEL_MAX] = '\0';
+	ck_assert_int_eq(vault_derive(mk, label, out, 32), 0);
+	label[VAULT_DERIVE_LABEL_MAX] = 'a';
+	label[VAULT_DERIVE_LABEL_MAX + 1] = '\0';
+	memset(out, 0xaa, sizeof out);
+	ck_assert_int_eq(vault_derive(mk, label, out, 32), -EINVAL);
+	ck_assert_mem_eq(out, zero, 32);
+	ck_assert_int_eq(vault_derive(mk, "", out, 32), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, "audit hmac", out, 32), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, "audit\nhmac", out, 32), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, "audit-h\xc3\xa4", out, 32), -EINVAL);
+	ck_assert_int_eq(vault_derive(mk, NULL, out, 32), -EINVAL);
+	ck_assert_int_eq(vault_derive(NULL, "x", out, 32), -EINVAL);
+}
+END_TEST
+
+/* The vault module behind a fake host whose config is a key/value list. */
+struct pgs_cfg {
+	const char *kv[8];
+};
+
+static void fake_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void fake_log(enum pgs_log level, const pgs_conn *conn, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)level, (void)conn;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void *fake_alloc(size_t len)
+{
+	return calloc(1, len);
+}
+
+static const char *fake_cfg_where(const pgs_cfg *cfg, const char *key)
+{
+	(void)cfg, (void)key;
+	return "vault.conf:3";
+}
+
+static int fake_cfg_path(const pgs_cfg *cfg, const char *key, char *out, size_t size)
+{
+	for (const char *const *kv = cfg->kv; *kv != NULL; kv += 2)
+		if (strcmp(kv[0], key) == 0)
+			return snprintf(out, size, "%s", kv[1]) < (int)size ? 0 : -ENAMETOOLONG;
+	return -ENOENT;
+}
+
+static const pgs_host fake_host = {
+        .size = sizeof(pgs_host),
+        .abi_major = PGS_ABI_MAJOR,
+        .abi_minor = PGS_ABI_MINOR,
+        .host_version = "check_vault",
+        .log = fake_log,
+        .alloc = fake_alloc,
+        .free = free,
+        .cfg_where = fake_cfg_where,
+        .cfg_path = fake_cfg_path,
+};
+
+START_TEST(test_derive_module)
+{
+	uint8_t want[64], a[VAULT_DERIVE_MAX + 1], b[32];
+	const pgs_module *(*entry)(void);
+	const pgs_module *desc;
+	char master[PATH_MAX + 64], users[PATH_MAX + 64];
+	pgs_cfg cfg = {{NULL}};
+	void *dl, *one = NULL, *two = NULL;
+
+	tmp_setup();
+	snprintf(master, sizeof master, "%s", data_copy("master.key"));
+	snprintf(users, sizeof users, "%s", data_copy("kat.vault"));
+	cfg = (pgs_cfg){{"master_key", master, "users", users, "master_key_passphrase_file",
+	                 write_file("pass", KAT_PASS "\n", strlen(KAT_PASS) + 1, 0600), NULL}};
+	dl = dlopen(BUILD_MODULEDIR "/vault.so", RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(dl != NULL, "%s", dlerror());
+	*(void **)&entry = dlsym(dl, PGS_ENTRY_SYMBOL);
+	ck_assert_ptr_nonnull(entry);
+	desc = entry();
+	ck_assert_ptr_nonnull(desc->cred);
+	ck_assert(PGS_HAS_FIELD(desc->cred, pgs_cred_ops, derive_key));
+	ck_assert_ptr_nonnull(desc->cred->derive_key);
+
+	/* two instances on the same files (the second finds the key cached) */
+	ck_assert_int_eq(desc->init(&fake_host, &cfg, &one), 0);
+	ck_assert_int_eq(desc->init(&fake_host, &cfg, &two), 0);
+	ck_assert_int_eq(desc->cred->derive_key(one, "audit-hmac", a, 32), 0);
+	ck_assert_int_eq(desc->cred->derive_key(two, "audit-hmac", b, 32), 0);
+	ck_assert_mem_eq(a, b, 32);
+	unhex(KAT_AUDIT, want, sizeof want);
+	ck_assert_mem_eq(a, want, 32);
+	ck_assert_int_eq(desc->cred->derive_key(two, "other", b, 32), 0);
+	ck_assert_mem_ne(a, b, 32);
+	ck_assert_int_eq(desc->cred->derive_key(one, "audit-hmac", a, VAULT_DERIVE_MAX), 0);
+	ck_assert_mem_eq(a, want, 64);
+	ck_assert_int_eq(desc->cred->derive_key(one, "audit-hmac", a, VAULT_DERIVE_MAX + 1),
+	                 -EINVAL);
+	ck_assert_int_eq(desc->cred->derive_key(one, "audit-hmac", a, 0), -EINVAL);
+	ck_assert_int_eq(desc->cred->derive_key(one, "bad label", a, 32), -EINVAL);
+	desc->fini(one);
+	/* the key outlives the first instance */
+	ck_assert_int_eq(desc->cred->derive_key(two, "audit-hmac", b, 32), 0);
+	ck_assert_mem_eq(b, want, 32);
+	desc->fini(two);
+	dlclose(dl);
+	tmp_teardown();
+}
+END_TEST
+
 /* ------------------------------------------------------------ files */
 
 START_TEST(test_permissions)
@@ -850,6 +1008,8 @@ static Suite *vault_suite(void)
 	tcase_add_loop_test(tc, test_bad_master, 0,
 	                    (int)(sizeof bad_masters / sizeof bad_masters[0]));
 	tcase_add_test(tc, test_ten_thousand);
+	tcase_add_test(tc, test_derive_kat);
+	tcase_add_test(tc, test_derive_module);
 	suite_add_tcase(s, tc);
 
 	tcase_set_timeout(tf, 60);

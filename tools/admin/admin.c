@@ -42,6 +42,7 @@ static void usage(FILE *f)
 	        "  pgsluice-admin user ls   -f VAULT [-k FILE] [--passphrase-file F] [--check]\n"
 	        "  pgsluice-admin audit-key -k FILE [--force]\n"
 	        "  pgsluice-admin audit-verify -k FILE AUDITFILE...\n"
+	        "  pgsluice-admin audit-verify -m MASTERKEY [--passphrase-file F] AUDITFILE...\n"
 	        "  pgsluice-admin --help | --version\n"
 	        "\n"
 	        "Commands:\n"
@@ -67,7 +68,9 @@ static void usage(FILE *f)
 	        "  audit-verify  check each AUDITFILE's HMAC chain with the audit key, stopping\n"
 	        "              at the first problem, which is named by its line.  Prints \"OK:\"\n"
 	        "              and the line and seq range for each good file, and a note for\n"
-	        "              each chain_start and gap event met.\n"
+	        "              each chain_start and gap event met.  With -m, the key is\n"
+	        "              derived from the vault's master key as the audit module's\n"
+	        "              key_vault setting does (HKDF-SHA256, label \"audit-hmac\").\n"
 	        "\n"
 	        "Options:\n"
 	        "  -f, --file VAULT        the vault file\n"
@@ -75,7 +78,10 @@ static void usage(FILE *f)
 	        "  -k, --key FILE          the master key file; default: master.key in the\n"
 	        "                          directory of VAULT (master-key: ./master.key).\n"
 	        "                          audit-key, audit-verify: the audit key file\n"
-	        "                          (required; a private file, mode 0600 or 0400)\n"
+	        "                          (a private file, mode 0600 or 0400)\n"
+	        "  -m, --vault-master-key FILE  audit-verify: the vault's master key file, for\n"
+	        "                          a trail keyed with key_vault (instead of -k; the\n"
+	        "                          passphrase as for the vault commands)\n"
 	        "  --passphrase-file F     the master key passphrase is the first line of F, a\n"
 	        "                          private file (mode 0600); else the environment\n"
 	        "                          variable " VAULT_ENV_PASSPHRASE ";\n"
@@ -109,8 +115,8 @@ static void usage(FILE *f)
 	        "     key file (audit-key without --force)\n"
 	        "audit-verify: 0 every file verified, 1 a file is broken (its first problem is\n"
 	        "on stdout), 2 usage error, 3 the key file or an audit file is missing,\n"
-	        "unreadable or malformed, or the key file is not private (the check stops\n"
-	        "there).\n",
+	        "unreadable or malformed, or the key file is not private, or the master key\n"
+	        "cannot be unlocked (the check stops there).\n",
 	        VAULT_MASTER_ITERATIONS, VAULT_MAX_USER, ADMIN_GENERATED_LEN, ADMIN_SCRAM_SALT_LEN,
 	        ADMIN_SCRAM_ITER, VAULT_MAX_SECRET);
 }
@@ -127,6 +133,7 @@ enum opt_bit {
 	OPT_SCRAM = 1 << 6,
 	OPT_FORCE = 1 << 7,
 	OPT_CHECK = 1 << 8,
+	OPT_MASTER = 1 << 9,
 };
 
 enum long_only { LO_PASSPHRASE = 256, LO_PASSWORD, LO_GENERATE, LO_SCRAM, LO_FORCE, LO_CHECK };
@@ -136,19 +143,22 @@ enum long_only { LO_PASSPHRASE = 256, LO_PASSWORD, LO_GENERATE, LO_SCRAM, LO_FOR
 static const struct command {
 	const char *word, *sub;
 	unsigned allowed, required;
-	bool operands; /* takes file names after the options */
+	bool operands;   /* takes file names after the options */
+	unsigned one_of; /* exactly one of these options is required */
 } commands[] = {
-        {"master-key", NULL, OPT_KEY | OPT_PASSPHRASE | OPT_FORCE, 0, false},
+        {"master-key", NULL, OPT_KEY | OPT_PASSPHRASE | OPT_FORCE, 0, false, 0},
         {"user", "add",
          OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE | OPT_PASSWORD | OPT_GENERATE | OPT_SCRAM,
-         OPT_FILE | OPT_USER, false},
+         OPT_FILE | OPT_USER, false, 0},
         {"user", "edit",
          OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE | OPT_PASSWORD | OPT_GENERATE | OPT_SCRAM,
-         OPT_FILE | OPT_USER, false},
-        {"user", "del", OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE, OPT_FILE | OPT_USER, false},
-        {"user", "ls", OPT_FILE | OPT_KEY | OPT_PASSPHRASE | OPT_CHECK, OPT_FILE, false},
-        {"audit-key", NULL, OPT_KEY | OPT_FORCE, OPT_KEY, false},
-        {"audit-verify", NULL, OPT_KEY, OPT_KEY, true},
+         OPT_FILE | OPT_USER, false, 0},
+        {"user", "del", OPT_FILE | OPT_USER | OPT_KEY | OPT_PASSPHRASE, OPT_FILE | OPT_USER, false,
+         0},
+        {"user", "ls", OPT_FILE | OPT_KEY | OPT_PASSPHRASE | OPT_CHECK, OPT_FILE, false, 0},
+        {"audit-key", NULL, OPT_KEY | OPT_FORCE, OPT_KEY, false, 0},
+        {"audit-verify", NULL, OPT_KEY | OPT_MASTER | OPT_PASSPHRASE, 0, true,
+         OPT_KEY | OPT_MASTER},
 };
 
 /* In the order of the OPT_ bits, which opt_name() relies on. */
@@ -162,6 +172,7 @@ static const struct option opts[] = {
         {"scram", no_argument, NULL, LO_SCRAM},
         {"force", no_argument, NULL, LO_FORCE},
         {"check", no_argument, NULL, LO_CHECK},
+        {"vault-master-key", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -221,7 +232,7 @@ static int parse_options(int argc, char **argv, const struct command *cmd, struc
 	opterr = 0;
 	optind = 1;
 	while (rc == 0 &&
-	       (c = getopt_long(argc, argv, ":f:U:k:hV", opts, (idx = -1, &idx))) != -1) {
+	       (c = getopt_long(argc, argv, ":f:U:k:m:hV", opts, (idx = -1, &idx))) != -1) {
 		if (idx >= 0 && !long_exact(argv, idx))
 			c = '?';
 		switch (c) {
@@ -233,6 +244,9 @@ static int parse_options(int argc, char **argv, const struct command *cmd, struc
 			break;
 		case 'k':
 			rc = set_once(&o->key_file, OPT_KEY, &seen);
+			break;
+		case 'm':
+			rc = set_once(&o->master_key, OPT_MASTER, &seen);
 			break;
 		case LO_PASSPHRASE:
 			rc = set_once(&o->passphrase_file, OPT_PASSPHRASE, &seen);
@@ -289,6 +303,12 @@ static int parse_options(int argc, char **argv, const struct command *cmd, struc
 	if (bad != 0) {
 		admin_msg("%s%s%s needs --%s", cmd->word, cmd->sub ? " " : "",
 		          cmd->sub ? cmd->sub : "", opt_name(bad & -bad));
+		return ADMIN_USAGE;
+	}
+	if (cmd->one_of != 0 && __builtin_popcount(seen & cmd->one_of) != 1) {
+		admin_msg("%s needs exactly one of --%s and --%s", cmd->word,
+		          opt_name(cmd->one_of & -cmd->one_of),
+		          opt_name(cmd->one_of & ~(cmd->one_of & -cmd->one_of)));
 		return ADMIN_USAGE;
 	}
 	if (cmd->operands && optind >= argc) {

@@ -22,6 +22,13 @@
  * time.  The key file is private and checked as the vault's files are
  * (vault_read_private); the key lives only in a stack buffer, wiped as
  * soon as the MAC context holds it, and in that context, freed at the end.
+ *
+ * With -m MASTERKEY the key is not read but derived, as the audit module's
+ * key_vault setting has the vault derive it: the master key is unlocked
+ * (admin_unlock(): the passphrase from --passphrase-file, the environment
+ * or the terminal) and HKDF-SHA256 gives the audit key under the label
+ * AUDIT_VAULT_LABEL (vault_derive(), modules/vault/vault_crypto.h).  The
+ * derived key is never printed or written anywhere.
  */
 #include "autoconf.h"
 
@@ -40,12 +47,17 @@
 #include <openssl/rand.h>
 
 #include "admin_audit.h"
+#include "admin_key.h"
 #include "admin_util.h"
+#include "vault_crypto.h"
 
-#define AUDIT_KEY_LEN  32
-#define AUDIT_HEX_LEN  64    /* a key, a prev or a mac in hex */
-#define AUDIT_LINE_MAX 65536 /* bytes of a line, its "\n" included */
-#define AUDIT_NAME_MAX 64    /* bytes of an event name */
+#define AUDIT_KEY_LEN     32
+#define AUDIT_HEX_LEN     64    /* a key, a prev or a mac in hex */
+#define AUDIT_LINE_MAX    65536 /* bytes of a line, its "\n" included */
+#define AUDIT_NAME_MAX    64    /* bytes of an event name */
+/* The audit module's label (modules/audit/audit.c): the same bytes as its
+ * key_vault setting, or no trail verifies. */
+#define AUDIT_VAULT_LABEL "audit-hmac"
 
 #define SEQ_OPEN   "{\"seq\":"
 #define TS_OPEN    ",\"ts\":\""
@@ -179,6 +191,36 @@ static int key_load(const char *path, uint8_t key[AUDIT_KEY_LEN])
 	}
 	hex_decode(text, key, AUDIT_KEY_LEN);
 	vault_buf_free(text, len);
+	return ADMIN_OK;
+}
+
+/* -m: the audit key derived from the vault's master key (see the file
+ * comment).  Every failure is AUDIT_EXIT_UNREADABLE, said on stderr. */
+static int key_from_master(const struct admin_opts *o, uint8_t key[AUDIT_KEY_LEN])
+{
+	struct admin_opts unlock = *o;
+	uint8_t mk[VAULT_KEY_LEN];
+	struct stat st;
+	int rc;
+
+	/* admin_unlock's own message for a missing file names -k */
+	if (stat(o->master_key, &st) != 0 && errno == ENOENT) {
+		admin_msg("%s: no such master key file (-m names the vault's master.key)",
+		          o->master_key);
+		return AUDIT_EXIT_UNREADABLE;
+	}
+	unlock.key_file = o->master_key;
+	rc = admin_unlock(&unlock, mk);
+	if (rc != ADMIN_OK) {
+		OPENSSL_cleanse(mk, sizeof mk);
+		return AUDIT_EXIT_UNREADABLE;
+	}
+	rc = vault_derive(mk, AUDIT_VAULT_LABEL, key, AUDIT_KEY_LEN);
+	OPENSSL_cleanse(mk, sizeof mk);
+	if (rc < 0) {
+		admin_msg("%s: cannot derive the audit key: %s", o->master_key, strerror(-rc));
+		return AUDIT_EXIT_UNREADABLE;
+	}
 	return ADMIN_OK;
 }
 
@@ -541,9 +583,11 @@ int admin_cmd_audit_verify(const struct admin_opts *o, int nfiles, char *const *
 	EVP_MAC_CTX *ctx;
 	int rc;
 
-	rc = key_load(o->key_file, key);
-	if (rc != ADMIN_OK)
+	rc = o->master_key != NULL ? key_from_master(o, key) : key_load(o->key_file, key);
+	if (rc != ADMIN_OK) {
+		OPENSSL_cleanse(key, sizeof key);
 		return rc;
+	}
 	ctx = mac_new(key);
 	OPENSSL_cleanse(key, sizeof key);
 	if (ctx == NULL) {

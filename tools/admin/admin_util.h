@@ -46,6 +46,7 @@ struct admin_opts {
 	const char *vault;           /* -f */
 	const char *user;            /* -U */
 	const char *key_file;        /* -k */
+	const char *master_key;      /* -m (audit-verify: the vault's master key file) */
 	const char *passphrase_file; /* --passphrase-file */
 	const char *password_file;   /* --password-file */
 	bool generate;               /* --generate */
