@@ -121,14 +121,20 @@ void cancel_request(struct worker *w, uint32_t pid, uint32_t key)
 void cancel_forward(struct worker *w, uint32_t pid, uint32_t key)
 {
 	struct client *cl = client_find_by_cancel_key(w, pid, key);
+
+	if (cl == NULL || cl->server == NULL)
+		return; /* nothing running: PostgreSQL would ignore it too */
+	cancel_server(w, cl->server);
+}
+
+void cancel_server(struct worker *w, struct server *sv)
+{
 	const struct server_addr *addr;
 	struct cancel_conn *cc;
 	struct epoll_event ev;
-	struct server *sv;
 
-	if (cl == NULL || cl->server == NULL || cl->server->be_pid == 0)
-		return; /* nothing running: PostgreSQL would ignore it too */
-	sv = cl->server;
+	if (sv->be_pid == 0)
+		return;
 	addr = &sv->gen->addrs[sv->pcfg->server_index];
 	cc = calloc(1, sizeof *cc);
 	if (cc == NULL)

@@ -29,6 +29,10 @@ void cancel_request(struct worker *w, uint32_t pid, uint32_t key);
 /* On the client's own worker: forward to its server, if linked. */
 void cancel_forward(struct worker *w, uint32_t pid, uint32_t key);
 
+/* Ask PostgreSQL to cancel what server sv (of worker w) runs now. */
+struct server;
+void cancel_server(struct worker *w, struct server *sv);
+
 /* epoll readiness of an outgoing cancel connection. */
 struct cancel_conn;
 void cancel_on_event(struct worker *w, struct cancel_conn *cc, uint32_t events);

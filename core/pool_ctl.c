@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "client.h"
 #include "pool.h"
 #include "pool_ctl.h"
@@ -230,6 +231,14 @@ void pool_ctl_kill_worker(struct worker *w, const char *db)
 	struct client *cl;
 	struct server *sv;
 
+	/* A query in progress would run on after its socket is closed:
+	 * PostgreSQL is asked to cancel it first. */
+	for (struct list *n = w->servers.next; n != &w->servers; n = n->next) {
+		sv = container_of(n, struct server, c.wlink);
+		if (!sv->c.dead && sv->pending > 0 && sv->pool != NULL &&
+		    strcmp(sv->pool->database, db) == 0)
+			cancel_server(w, sv);
+	}
 	/* One at a time from the head: closing one connection may close or
 	 * release another (its server, its client), so no saved pointer is
 	 * trusted across a close.  Closed ones leave the live lists. */

@@ -171,6 +171,23 @@ static int fake_cfg_path(const pgs_cfg *cfg, const char *key, char *out, size_t 
 	return 0;
 }
 
+/* host->cred_derive_key: "vault" derives KEY1 for the audit label, "later"
+ * is listed after the caller (or unknown), "userlist" cannot derive. */
+static int fake_derive_key(const pgs_cfg *cfg, const char *instance, const char *label,
+                           uint8_t *out, size_t len)
+{
+	(void)cfg;
+	if (strcmp(instance, "later") == 0)
+		return -ESRCH;
+	if (strcmp(instance, "userlist") == 0)
+		return -ENOTSUP;
+	if (strcmp(label, "audit-hmac") != 0 || len != 32)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		ck_assert_int_eq(sscanf(KEY1 + 2 * i, "%2hhx", &out[i]), 1);
+	return 0;
+}
+
 static const pgs_host fake_host = {
         .size = sizeof(pgs_host),
         .abi_major = PGS_ABI_MAJOR,
@@ -185,6 +202,7 @@ static const pgs_host fake_host = {
         .cfg_bool = fake_cfg_bool,
         .cfg_where = fake_cfg_where,
         .cfg_path = fake_cfg_path,
+        .cred_derive_key = fake_derive_key,
 };
 
 /* ------------------------------------------------------------ fixture */
@@ -1079,6 +1097,68 @@ START_TEST(test_key_refusals)
 }
 END_TEST
 
+/* key_vault: the key from host->cred_derive_key, the same chain as with a
+ * key_file holding the same key; exactly one of the two. */
+START_TEST(test_key_vault)
+{
+	static pgs_cfg cfg;
+	const char *vault_only[] = {"file", logpath, "key_vault", "vault", NULL};
+	struct tfile f;
+	void *m;
+
+	write_file(keypath, KEY1 "\n", 0600);
+	m = start(keypath);
+	emit_n(m, 1);
+	desc->fini(m);
+	memset(&cfg, 0, sizeof cfg);
+	memcpy(cfg.kv, vault_only, sizeof vault_only);
+	logbuf[0] = '\0';
+	ck_assert_int_eq(desc->init(&fake_host, &cfg, &m), 0);
+	ck_assert_int_eq(log_count("key from the master key of vault \"vault\""), 1);
+	emit_n(m, 2);
+	desc->fini(m);
+	tfile_load(logpath, &f);
+	ck_assert_uint_eq(f.n, 3);
+	check_chain(&f, 0, f.n, KEY1);
+	ck_assert_int_eq(count_events(&f, "chain_start"), 1); /* same key: the chain goes on */
+	check_conns(&f, 1, 3, 1);
+	tfile_free(&f);
+
+	expect_refused(keypath, "\"key_file\" and \"key_vault\" exclude each other", "key_vault",
+	               "vault", NULL);
+	expect_refused(keypath, "\"key_file\" and \"key_vault\" exclude each other", "key_vault",
+	               "", NULL);
+	vault_only[3] = "later";
+	memcpy(cfg.kv, vault_only, sizeof vault_only);
+	logbuf[0] = '\0';
+	ck_assert_int_lt(desc->init(&fake_host, &cfg, &m), 0);
+	ck_assert_int_eq(log_count("audit.conf:7: audit: key_vault = \"later\": no vault instance "
+	                           "of that name is listed before this audit instance"),
+	                 1);
+	ck_assert_int_eq(log_count("must be listed before the audit instance in modules"), 1);
+	vault_only[3] = "userlist";
+	memcpy(cfg.kv, vault_only, sizeof vault_only);
+	logbuf[0] = '\0';
+	ck_assert_int_lt(desc->init(&fake_host, &cfg, &m), 0);
+	ck_assert_int_eq(log_count("\"userlist\": that module instance cannot derive keys (it is "
+	                           "not a vault instance)"),
+	                 1);
+	vault_only[3] = "";
+	memcpy(cfg.kv, vault_only, sizeof vault_only);
+	logbuf[0] = '\0';
+	ck_assert_int_lt(desc->init(&fake_host, &cfg, &m), 0);
+	ck_assert_int_eq(log_count("\"key_vault\" must be the name of a vault instance"), 1);
+	vault_only[2] = NULL; /* neither */
+	memcpy(cfg.kv, vault_only, sizeof vault_only);
+	logbuf[0] = '\0';
+	ck_assert_int_lt(desc->init(&fake_host, &cfg, &m), 0);
+	ck_assert_int_eq(log_count("audit.conf:7: audit: the HMAC key is required: set "
+	                           "\"key_file\" (a key file's path) or \"key_vault\""),
+	                 1);
+	ck_assert_int_eq(log_count("0011223344556677"), 0);
+}
+END_TEST
+
 START_TEST(test_setting_refusals)
 {
 	static pgs_cfg cfg;
@@ -1427,6 +1507,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc[1], test_rotation);
 	tcase_add_test(tc[1], test_key_changed);
 	tcase_add_test(tc[2], test_key_refusals);
+	tcase_add_test(tc[2], test_key_vault);
 	tcase_add_test(tc[2], test_setting_refusals);
 	tcase_add_test(tc[2], test_file_refusals);
 	tcase_add_test(tc[3], test_threads);
