@@ -48,10 +48,14 @@ static void usage(FILE *f)
 	        "  pgsluice-ctl --help | --version\n"
 	        "\n"
 	        "Commands (sent to the admin console):\n"
-	        "  show pools|stats|config|modules|version\n"
+	        "  show pools|stats|clients|servers|config|modules|version\n"
 	        "  version     the same as: show version\n"
 	        "  reload      reload the configuration (SIGHUP)\n"
 	        "  shutdown    drain the clients and stop (SIGTERM)\n"
+	        "  pause [DB]  hold new transactions; answers once no server is left\n"
+	        "  resume [DB] undo pause / kill\n"
+	        "  disable DB  refuse new logins to DB;  enable DB  allow them again\n"
+	        "  kill DB     close every client and server of DB (then paused)\n"
 	        "  any other console command words are passed through, joined by spaces.\n"
 	        "\n"
 	        "Options:\n"
@@ -99,8 +103,9 @@ static bool build_command(int argc, char **argv, char *buf)
 		return true;
 	}
 	if (argc == 1 && strcasecmp(argv[0], "show") == 0) {
-		fprintf(stderr,
-		        "pgsluice-ctl: show what? (pools, stats, config, modules, version)\n");
+		fprintf(stderr, "pgsluice-ctl: show what? (pools, stats, clients, servers, config, "
+		                "modules, "
+		                "version)\n");
 		return false;
 	}
 	for (i = 0; i < argc; i++) {
