@@ -22,6 +22,8 @@
 #include "server.h"
 #include "worker.h"
 
+static void post_kick(struct pool *p, int target);
+
 static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const char *database,
                              const char *user)
 {
@@ -118,6 +120,8 @@ void pool_reconfigure_all(struct gen *g)
 		const struct cfg_pool *pc = config_find_pool(g->cfg, p->database, p->user);
 		struct gen *old;
 
+		bool kick[PGS_CONFIG_MAX_WORKERS] = {false};
+
 		pthread_mutex_lock(&p->lock);
 		old = p->gen;
 		if (pc != NULL) {
@@ -128,10 +132,16 @@ void pool_reconfigure_all(struct gen *g)
 			p->retired = false;
 			p->have_welcome = false; /* the server may have changed */
 			gen_unref(old);
+			/* a larger max_size: the waiters may get servers now */
+			for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+				kick[i] = !list_empty(&p->waiters[i]);
 		} else {
 			p->retired = true;
 		}
 		pthread_mutex_unlock(&p->lock);
+		for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+			if (kick[i])
+				post_kick(p, i);
 	}
 	pthread_mutex_unlock(&rt->pools_lock);
 }

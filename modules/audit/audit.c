@@ -182,7 +182,8 @@ static int key_derive(const pgs_host *host, const pgs_cfg *cfg, const char *name
 		host->log(PGS_LOG_ERROR, NULL,
 		          "%s: audit: key_vault = \"%s\": the key cannot be derived: %s", w, name,
 		          strerror(-rc));
-	return rc;
+	/* a wrong instance is a configuration error, whatever the host said */
+	return rc == -ESRCH || rc == -ENOTSUP ? -EINVAL : rc;
 }
 
 /* The key: from key_file or key_vault, exactly one of them (logged). */

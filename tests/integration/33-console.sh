@@ -4,7 +4,8 @@
 #   servers), SHOW STATS (counts grow after pgbench), SHOW CONFIG, SHOW MODULES (trust with its
 #   ABI and kinds); an unknown command is 42601, KILL without its database too, two commands in one
 #   query 42601; a non-admin gets 42501; clear-text TCP is refused (28000) and TLS TCP works;
-#   RELOAD applies an edited config (max_client_conn, a pool's max_size, a new admin user);
+#   RELOAD applies an edited config (max_client_conn, a new admin user, a pool's max_size 1 -> 2
+#   lets the client that waited on it in at once);
 #   a message other than Query/Terminate is 08P01; SHUTDOWN drains and the daemon exits 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +13,9 @@ C=$T/certs
 CERT_KEY_ALG=ec bash "$IT_LIB/certs.sh" "$T" trustuser > /dev/null || { fail "certs.sh failed"; finish; }
 S_MODULES="tls = { path = \"tls-openssl.so\"; cert = \"$C/server.crt\"; key = \"$C/server.key\"; };"
 S_TOP='admin = { database = "pgsluice"; users = ( "ops", "alice" ); };'
+# a pool of one server (database postgres): RELOAD raising it lets a waiting client in
+S_POOLS_PRE='
+  { database = "postgres"; user = "trustuser"; server = "main"; mode = "transaction"; max_size = 1; min_size = 0; initial_size = 0; },'
 conf_std transaction 5 > "$S_CONF"
 sluice_start || { fail "pgsluice did not start"; finish; exit; }
 
@@ -104,11 +108,23 @@ EOF
 check_eq "a Parse message: 08P01 and closed" "welcome 08P01" "$out"
 check_match "the log names the commands and users" 'ops@pgsluice .*admin command SHOW POOLS: ok' "$(cat "$S_LOG")"
 
-# ---- RELOAD applies the edited file
-sed -i 's/max_client_conn = 5000;/max_client_conn = 4000;/; s/max_size = 5;/max_size = 7;/g; s/"ops", "alice"/"ops", "alice", "bob"/' "$S_CONF"
+# ---- RELOAD applies the edited file; a client waiting on a full pool gets in at once
+timeout 30 psql -X -At -w "host=127.0.0.1 port=$S_PORT user=trustuser dbname=postgres sslmode=disable" \
+  -c 'select pg_sleep(6)' > /dev/null 2>&1 & holder=$!; track $holder
+sleep 1
+timeout 30 psql -X -At -w "host=127.0.0.1 port=$S_PORT user=trustuser dbname=postgres sslmode=disable" \
+  -c "select 'second'" > "$T/second.out" 2>&1 & second=$!; track $second
+waiting() { cq ops 'SHOW POOLS' | grep -q '^postgres,trustuser,1,1,'; }
+check "max_size = 1: one client active, one waiting (SHOW POOLS)" wait_until 5 waiting
+sed -i 's/max_client_conn = 5000;/max_client_conn = 4000;/; s/max_size = 5;/max_size = 7;/g; s/max_size = 1;/max_size = 2;/; s/"ops", "alice"/"ops", "alice", "bob"/' "$S_CONF"
+t0=$(now_ms)
 check_eq "RELOAD" "RELOAD" "$(cq ops 'RELOAD')"
 reloaded() { cq ops 'SHOW CONFIG' | grep -qx 'max_client_conn,4000,yes'; }
 check "SHOW CONFIG shows the new max_client_conn" wait_until 10 reloaded
+wait_pid "$second" 10
+check_eq "max_size 1 -> 2: the waiting client's query ran" second "$(cat "$T/second.out")"
+check "... while the first still held its server" kill -0 "$holder"
+note "the waiting client finished $(( $(now_ms) - t0 )) ms after RELOAD (the holder sleeps 6 s)"
 check_match "the log shows the reload" 'received SIGHUP' "$(cat "$S_LOG")"
 check_match "bob is an admin now" '^pgsluice [0-9]' "$(cq bob 'SHOW VERSION')"
 check "pgsluice still running" sluice_alive
