@@ -21,7 +21,7 @@
 
 #include "vault_lib.h"
 
-#define VAULT_DERIVE_SALT      "pgsluice-derive-v2"
+#define VAULT_DERIVE_SALT      "pgsluice-derive-v1"
 #define VAULT_DERIVE_INFO      "pgsluice " /* then the label */
 #define VAULT_DERIVE_MAX       64          /* bytes of output (module.h's bound) */
 #define VAULT_DERIVE_LABEL_MAX 64          /* bytes of a label */

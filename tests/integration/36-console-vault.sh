@@ -75,36 +75,111 @@ ct() {
     "host=$1 port=$S_PORT user=$2 dbname=pgsluice sslmode=require connect_timeout=10" -c "$4" 2>&1
 }
 VERSION='^pgsluice [0-9]'
-BADPW='FATAL: +28P01: password authentication failed for user'
-NOTADMIN='FATAL: +42501: permission denied for the admin console: "%s" is not an admin user'
-notadmin() { printf "$NOTADMIN" "$1"; }
+BADPW='FATAL: +password authentication failed for user'
+notadmin() { printf 'FATAL: +permission denied for the admin console: "%s" is not an admin user' "$1"; }
+
+# psql shows no SQLSTATE for a refused connection: pgerr.py logs in to the console (trust,
+# cleartext or SCRAM-SHA-256) and prints "SQLSTATE|message" of the ErrorResponse, or "ready".
+cat > "$T/pgerr.py" <<'PY'
+import base64, hashlib, hmac, os, socket, ssl, struct, sys
+where, port, user, pw, tls = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+if where.startswith('/'):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect('%s/.s.PGSQL.%d' % (where, port))
+else:
+    s = socket.create_connection((where, port), timeout=10)
+if tls == 'tls':
+    s.sendall(struct.pack('!II', 8, 80877103))
+    if s.recv(1) != b'S':
+        sys.exit('no TLS')
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    s = ctx.wrap_socket(s)
+def recv_exact(n):
+    b = b''
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d:
+            sys.exit('closed')
+        b += d
+    return b
+def msg():
+    t = recv_exact(1)
+    return t, recv_exact(struct.unpack('!I', recv_exact(4))[0] - 4)
+def send(t, body):
+    s.sendall(t + struct.pack('!I', len(body) + 4) + body)
+body = b'user\0' + user.encode() + b'\0database\0pgsluice\0\0'
+s.sendall(struct.pack('!II', len(body) + 8, 196608) + body)
+first = None
+while True:
+    t, b = msg()
+    if t == b'E':
+        f = dict((x[:1].decode(), x[1:].decode()) for x in b.split(b'\0') if x)
+        print('%s|%s' % (f.get('C'), f.get('M')))
+        break
+    if t == b'Z':
+        print('ready')
+        break
+    if t != b'R':
+        continue
+    code = struct.unpack('!I', b[:4])[0]
+    if code == 3:
+        send(b'p', pw.encode() + b'\0')
+    elif code == 10:
+        first = 'n=,r=' + base64.b64encode(os.urandom(18)).decode()
+        data = ('n,,' + first).encode()
+        send(b'p', b'SCRAM-SHA-256\0' + struct.pack('!I', len(data)) + data)
+    elif code == 11:
+        sf = b[4:].decode()
+        a = dict(x.split('=', 1) for x in sf.split(','))
+        salted = hashlib.pbkdf2_hmac('sha256', pw.encode(), base64.b64decode(a['s']), int(a['i']))
+        ck = hmac.new(salted, b'Client Key', 'sha256').digest()
+        final = 'c=biws,r=' + a['r']
+        auth = ','.join((first, sf, final)).encode()
+        sig = hmac.new(hashlib.sha256(ck).digest(), auth, 'sha256').digest()
+        proof = base64.b64encode(bytes(x ^ y for x, y in zip(ck, sig))).decode()
+        send(b'p', (final + ',p=' + proof).encode())
+PY
+# state NAME ERE WHERE USER PASSWORD [tls]: pgerr.py's answer must match ERE (WHERE: a host,
+# or the socket directory)
+state() {
+  check_match "$1" "$2" "$(timeout 20 python3 "$T/pgerr.py" "$3" "$S_PORT" "$4" "$5" "${6:-plain}" 2>&1)"
+}
 
 # ---- scram chain (Unix socket)
 check_match "socket scram: vault admin (SCRAM verifier)" "$VERSION" "$(cu opsadmin 'admin pw' 'SHOW VERSION')"
 check_match "socket scram: vault admin (password entry)" "$VERSION" \
   "$(cu plainadm 'plain admin pw' 'SHOW VERSION')"
-check_match "socket scram: wrong password -> 28P01" "$BADPW \"opsadmin\"" \
-  "$(cu opsadmin 'admin pw!' 'SHOW VERSION')"
-check_match "socket scram: users-vault user with its own password -> 28P01" "$BADPW \"scramuser\"" \
+check_match "socket scram: wrong password" "$BADPW \"opsadmin\"" "$(cu opsadmin 'admin pw!' 'SHOW VERSION')"
+state "socket scram: wrong password: 28P01" '^28P01\|password authentication failed for user "opsadmin"$' \
+  "$S_SOCK" opsadmin 'admin pw!'
+state "socket scram (pgerr.py): the right password: ready" '^ready$' "$S_SOCK" opsadmin 'admin pw'
+check_match "socket scram: users-vault user with its own password" "$BADPW \"scramuser\"" \
   "$(cu scramuser scrampass 'SHOW VERSION')"
-check_match "socket scram: unknown user -> 28P01" "$BADPW \"ghost\"" "$(cu ghost x 'SHOW VERSION')"
+state "socket scram: users-vault user: 28P01" '^28P01\|' "$S_SOCK" scramuser scrampass
+state "socket scram: unknown user: 28P01" '^28P01\|' "$S_SOCK" ghost x
 # ---- trust chain (Unix socket)
 check_match "socket trust: admin.users next to the vault" "$VERSION" "$(cu ops '' 'SHOW VERSION')"
-check_match "socket trust: users-vault user -> 42501" "$(notadmin vuser)" "$(cu vuser '' 'SHOW VERSION')"
+check_match "socket trust: users-vault user" "$(notadmin vuser)" "$(cu vuser '' 'SHOW VERSION')"
+state "socket trust: users-vault user: 42501" '^42501\|permission denied for the admin console' \
+  "$S_SOCK" vuser ''
 
 # ---- scram chain over TLS (127.0.0.1)
 check_match "TLS scram: vault admin" "$VERSION" "$(ct 127.0.0.1 opsadmin 'admin pw' 'SHOW VERSION')"
-check_match "TLS scram: wrong password -> 28P01" "$BADPW \"opsadmin\"" \
-  "$(ct 127.0.0.1 opsadmin wrong 'SHOW VERSION')"
-check_match "TLS scram: users-vault user -> 28P01" "$BADPW \"vuser\"" \
-  "$(ct 127.0.0.1 vuser 'vuser pw' 'SHOW VERSION')"
+check_match "TLS scram: wrong password" "$BADPW \"opsadmin\"" "$(ct 127.0.0.1 opsadmin wrong 'SHOW VERSION')"
+state "TLS scram: wrong password: 28P01" '^28P01\|' 127.0.0.1 opsadmin wrong tls
+check_match "TLS scram: users-vault user" "$BADPW \"vuser\"" "$(ct 127.0.0.1 vuser 'vuser pw' 'SHOW VERSION')"
+state "TLS scram: users-vault user: 28P01" '^28P01\|' 127.0.0.1 vuser 'vuser pw' tls
+check_match "TLS scram: an admin.users user has no secret in the admins vault" "$BADPW \"ops\"" \
+  "$(ct 127.0.0.1 ops x 'SHOW VERSION')"
 # ---- trust chain over TLS (::1)
 check_match "TLS trust: vault admin" "$VERSION" "$(ct ::1 plainadm '' 'SHOW VERSION')"
 check_match "TLS trust: admin.users" "$VERSION" "$(ct ::1 ops '' 'SHOW VERSION')"
-check_match "TLS trust: users-vault user -> 42501" "$(notadmin scramuser)" \
-  "$(ct ::1 scramuser '' 'SHOW VERSION')"
-check_match "TLS trust: unknown user -> 42501" "$(notadmin bob)" "$(ct ::1 bob '' 'SHOW VERSION')"
-check_match "the pools still use the users vault" '^1$' "$(sq trustuser testdb 'select 1')"
+check_match "TLS trust: users-vault user" "$(notadmin scramuser)" "$(ct ::1 scramuser '' 'SHOW VERSION')"
+state "TLS trust: users-vault user: 42501" '^42501\|' ::1 scramuser '' tls
+check_match "TLS trust: unknown user" "$(notadmin bob)" "$(ct ::1 bob '' 'SHOW VERSION')"
+check_match "an ordinary pool next to the console" '^1$' "$(sq trustuser testdb 'select 1')"
 
 # ---- TLS 1.2 with a CBC suite (python3 ssl): the console refuses it
 out=$(timeout 20 python3 - "$S_PORT" <<'EOF'
@@ -148,7 +223,7 @@ check_match "TLS 1.2 CBC suite: 28000, requires AES-GCM" \
   "$out"
 
 # ---- SIGHUP after adding an admin with pgsluice-admin
-check_match "before: newadm is not in the admins vault -> 28P01" "$BADPW \"newadm\"" \
+check_match "before: newadm is not in the admins vault" "$BADPW \"newadm\"" \
   "$(cu newadm 'new admin pw' 'SHOW VERSION')"
 setpw 'new admin pw'
 check "pgsluice-admin user add newadm to the admins vault" \
@@ -200,14 +275,15 @@ modules
 conf_std transaction 5 > "$S_CONF"
 sluice_start || { fail "pgsluice did not start (vault only, CHACHA20)"; finish; }
 check_match "vault only: vault admin on the socket" "$VERSION" "$(cu opsadmin 'admin pw' 'SHOW VERSION')"
-check_match "vault only: ops (no longer in admin.users) -> 42501" "$(notadmin ops)" \
-  "$(cu ops '' 'SHOW VERSION')"
+check_match "vault only: ops (no longer in admin.users)" "$(notadmin ops)" "$(cu ops '' 'SHOW VERSION')"
+state "vault only: ops: 42501" '^42501\|' "$S_SOCK" ops ''
 out=$(ct ::1 opsadmin '' 'SHOW VERSION')
-check_match "TLS 1.3 CHACHA20 (psql): 28000, requires AES-GCM" \
-  'FATAL: +28000: the admin console requires an AES-GCM cipher suite over TCP \(negotiated: TLS_CHACHA20_POLY1305_SHA256\)' \
+check_match "TLS 1.3 CHACHA20 (psql): requires AES-GCM" \
+  'FATAL: +the admin console requires an AES-GCM cipher suite over TCP \(negotiated: TLS_CHACHA20_POLY1305_SHA256\)' \
   "$out"
 out=$(ct 127.0.0.1 opsadmin 'admin pw' 'SHOW VERSION')
-check_match "TLS 1.3 CHACHA20 with SCRAM: 28000 too" 'FATAL: +28000: .*AES-GCM' "$out"
+check_match "TLS 1.3 CHACHA20 with SCRAM: refused too" 'FATAL: +the admin console requires an AES-GCM' "$out"
+state "TLS 1.3 CHACHA20: 28000" '^28000\|the admin console requires an AES-GCM cipher suite' ::1 opsadmin '' tls
 check_eq "the pools work over that TLS" "1" "$(timeout 20 psql -X -At -w \
   "host=::1 port=$S_PORT user=trustuser dbname=testdb sslmode=require" -c 'select 1' 2>&1)"
 check_match "the log names the refusal" 'AES-GCM' "$(cat "$S_LOG")"

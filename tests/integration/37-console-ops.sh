@@ -12,7 +12,9 @@
 
 C=$T/certs
 CERT_KEY_ALG=ec bash "$IT_LIB/certs.sh" "$T" trustuser > /dev/null || { fail "certs.sh failed"; finish; }
-S_MODULES="tls = { path = \"tls-openssl.so\"; cert = \"$C/server.crt\"; key = \"$C/server.key\"; };"
+(umask 077; openssl rand -hex 32 > "$T/audit.key")
+S_MODULES="tls = { path = \"tls-openssl.so\"; cert = \"$C/server.crt\"; key = \"$C/server.key\"; };
+  audit = { path = \"audit.so\"; file = \"$T/audit.jsonl\"; key_file = \"$T/audit.key\"; };"
 S_TOP='admin = { database = "pgsluice"; users = ( "ops" ); };'
 # md5user on testdb: a session-mode pool; everything else transaction mode
 S_POOLS_PRE='
@@ -73,17 +75,24 @@ import socket, struct, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 body = b"user\0" + sys.argv[2].encode() + b"\0database\0" + sys.argv[3].encode() + b"\0\0"
 s.sendall(struct.pack("!II", 8 + len(body), 196608) + body)
-data = b""
-while len(data) < 5 or len(data) < 1 + struct.unpack("!I", data[1:5])[0]:
-    d = s.recv(4096)
-    if not d:
+data, seen = b"", []
+while True:
+    while len(data) < 5 or len(data) < 1 + struct.unpack("!I", data[1:5])[0]:
+        d = s.recv(4096)
+        if not d:
+            print("closed after %s" % seen)
+            sys.exit(0)
+        data += d
+    n = 1 + struct.unpack("!I", data[1:5])[0]
+    t, msg, data = data[:1], data[5:n], data[n:]
+    if t == b"E":
         break
-    data += d
-if data[:1] != b"E" or len(data) < 5:
-    print("no ErrorResponse: %r" % data[:40])
-    sys.exit(0)
+    seen.append(t.decode("ascii", "replace"))
+    if t == b"Z":
+        print("logged in")
+        sys.exit(0)
 f = {}
-for part in data[5:1 + struct.unpack("!I", data[1:5])[0]].split(b"\0"):
+for part in msg.split(b"\0"):
     if part:
         f[chr(part[0])] = part[1:].decode("utf-8", "replace")
 print(f.get("V", f.get("S", "?")), f.get("C", "?"), f.get("M", "?"))
@@ -263,6 +272,7 @@ wait_pid "$d1" 10
 check_eq "the older session kept working" "1 2 rc=0" "$(out_of d1) rc=$(rc_of d1)"
 check_eq "ENABLE testdb" "ENABLE" "$(cqv 'ENABLE testdb')"
 check_eq "logins work again" 1 "$(sq trustuser testdb 'select 1')"
+check_eq "logins work again (wire)" "logged in" "$(login_error trustuser testdb)"
 check_eq "SHOW POOLS: disabled 0" "0" "$(col "$(pool_row testdb trustuser)" 13)"
 
 # ---- KILL: both held sessions end with 57P01, their servers are gone, testdb stays paused
@@ -311,6 +321,24 @@ log=$(cat "$S_LOG")
 for c in 'SHOW CLIENTS' 'SHOW SERVERS' PAUSE RESUME DISABLE ENABLE KILL; do
   check_match "the log has 'admin command $c: ok'" "ops@pgsluice .*admin command $c( \"testdb\")?: ok" "$log"
 done
+# every successful PAUSE logs ": ok" (5 of testdb, 1 without a db), also those that waited
+check_eq "log lines 'admin command PAUSE ...: ok'" 6 \
+  "$(grep -cE 'admin command PAUSE( "testdb")?: ok' "$S_LOG")"
+# audit_admin: "COMMAND|RESULT" of the audit trail's admin events, one a line
+audit_admin() {
+  python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("event") == "admin":
+        print(e.get("command", "?") + "|" + e.get("result", "?"))' "$T/audit.jsonl" 2>&1
+}
+audit_has_kill() { audit_admin | grep -Eq '^KILL( "?testdb"?)?\|ok$'; }
+check "the audit trail has the KILL admin event (<= 5 s)" wait_until 5 audit_has_kill
+aud=$(audit_admin)
+for c in 'SHOW CLIENTS' 'SHOW SERVERS' PAUSE RESUME DISABLE ENABLE KILL; do
+  check_match "audit: admin event $c ok" "^$c( \"?testdb\"?)?\\|ok\$" "$aud"
+done
+check_match "audit: a refused PAUSE" '^PAUSE( "?testdb"?)?\|refused' "$aud"
 check_match "the console still answers" '^pgsluice [0-9]' "$(cq ops 'SHOW VERSION')"
 check "pgsluice still running" sluice_alive
 finish
