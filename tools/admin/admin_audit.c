@@ -268,7 +268,8 @@ struct line_reader {
 
 /* The next line, without its "\n" (pointing into r->buf, valid until the
  * next call).  READ_TOO_LONG when AUDIT_LINE_MAX bytes come without a
- * "\n" (the audit module never writes a longer line); READ_INCOMPLETE when the file ends in a line without one;
+ * "\n" (the audit module never writes a longer line); READ_INCOMPLETE when
+ * the file ends in a line without one;
  * READ_ERROR with errno set. */
 static enum read_result reader_next(struct line_reader *r, const char **line, size_t *len)
 {

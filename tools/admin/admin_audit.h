@@ -21,8 +21,10 @@ enum audit_exit {
 int admin_cmd_audit_key(const struct admin_opts *o) __attribute__((warn_unused_result));
 
 /*
- * "audit-verify -k KEYFILE FILE...": check each of the nfiles files in
- * turn against the key in o->key_file, stopping at the first that fails.
+ * "audit-verify -k KEYFILE FILE..." or "audit-verify -m MASTERKEY FILE...":
+ * check each of the nfiles files in turn against the key in o->key_file,
+ * or the key derived from the vault master key o->master_key as the audit
+ * module's key_vault does, stopping at the first that fails.
  * Prints one "OK: ..." line per good file (after a "note: ..." line per
  * chain_start or gap it holds), or the first problem of a broken one, on
  * stdout.  Returns ADMIN_OK, AUDIT_EXIT_BROKEN, or AUDIT_EXIT_UNREADABLE
