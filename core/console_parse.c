@@ -98,6 +98,8 @@ static bool take_arg(const struct word *w, char *arg, size_t arglen)
 {
 	size_t n = 0;
 
+	if (arglen == 0)
+		return false;
 	if (!w->quoted) {
 		if (w->len > CONSOLE_NAME_MAX || w->len + 1 > arglen)
 			return false;
@@ -168,8 +170,11 @@ enum console_cmd console_parse(const char *q, size_t len, char *name, size_t nam
 		if (extra > 1 || (extra == 0 && commands[i].arg == NEED_ARG) ||
 		    (extra == 1 && commands[i].arg == NO_ARG))
 			continue;
-		if (extra == 1 && !take_arg(&w[k], arg, arglen))
+		if (extra == 1 && !take_arg(&w[k], arg, arglen)) {
+			if (arglen > 0)
+				arg[0] = '\0';
 			return CONSOLE_INVALID;
+		}
 		snprintf(name, namelen, "%s", commands[i].text);
 		return commands[i].cmd;
 	}

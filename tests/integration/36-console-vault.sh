@@ -11,7 +11,8 @@
 #   and for an admins vault of mode 0644.  Without admin.users only the vault's admins get in.
 #   TLS with a cipher that is not AES-GCM is refused by the console (28000): a TLS 1.2 CBC suite
 #   forced by a python3 client, and TLS_CHACHA20_POLY1305_SHA256 forced by the server's
-#   ciphersuites with psql.
+#   ciphersuites with psql.  psql shows no SQLSTATE for a refused login: pgerr.py (written
+#   below: trust, cleartext or SCRAM-SHA-256 over the socket or TLS) checks those.
 . "$(dirname "$0")/lib.sh"
 
 ADMIN=${PGSLUICE_ADMIN:-$(dirname "$PGSLUICE")/pgsluice-admin}
@@ -64,14 +65,14 @@ sluice_start || { fail "pgsluice did not start"; finish; }
 check_match "the admins vault is loaded" \
   'admins.vault: 2 users \(1 plain, 0 md5, 1 scram-sha-256\)' "$(cat "$S_LOG")"
 
-# cu USER PASSWORD SQL: psql on the console over the Unix socket (verbose errors)
+# cu USER PASSWORD SQL: psql on the console over the Unix socket
 cu() {
-  PGPASSWORD=$2 timeout -k 2 20 psql -X -At -w -v VERBOSITY=verbose \
+  PGPASSWORD=$2 timeout -k 2 20 psql -X -At -w \
     "host=$S_SOCK port=$S_PORT user=$1 dbname=pgsluice connect_timeout=10" -c "$3" 2>&1
 }
 # ct HOST USER PASSWORD SQL: the same over TLS (sslmode=require)
 ct() {
-  PGPASSWORD=$3 timeout -k 2 20 psql -X -At -w -v VERBOSITY=verbose \
+  PGPASSWORD=$3 timeout -k 2 20 psql -X -At -w \
     "host=$1 port=$S_PORT user=$2 dbname=pgsluice sslmode=require connect_timeout=10" -c "$4" 2>&1
 }
 VERSION='^pgsluice [0-9]'
@@ -244,7 +245,8 @@ refuse() {
   : > "$S_LOG"
   timeout 60 "$PGSLUICE" -c "$S_CONF" < /dev/null >> "$S_LOG" 2>&1
   local rc=$?
-  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -Eq -- "$2" "$S_LOG"; then ok "$1 (exit $rc)"; else
+  if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -Eq -- "$2" "$S_LOG"; then
+    ok "$1 (exit $rc)"; note "$(grep -m1 -Eo -- "$2.*" "$S_LOG")"; else
     fail "$1: exit $rc, log: $(head -c 600 "$S_LOG")"; fi
   check "$1: nothing listens" bash -c "! ss -Hlnt 'sport = :$S_PORT' | grep -q ."
 }
@@ -269,7 +271,7 @@ chmod 644 "$V/admins.vault"
 refuse "admins vault of mode 0644" 'admins\.vault.*(permission|group|others|mode)'
 chmod 600 "$V/admins.vault"
 
-# ---- vault only (no admin.users), the server's TLS 1.3 suites limited to CHACHA20
+# ---- vault only (no admin.users), the server's TLS suites limited to CHACHA20 (1.3 and 1.2)
 TLS_EXTRA='ciphersuites = "TLS_CHACHA20_POLY1305_SHA256"; ciphers = "ECDHE-ECDSA-CHACHA20-POLY1305";'
 modules
 conf_std transaction 5 > "$S_CONF"
