@@ -305,7 +305,8 @@ static int run_query(struct client *cl, const char *q, size_t len)
 		snprintf(what, sizeof what, "%s%s%s%s", cmd == CONSOLE_INVALID ? "(invalid)" : name,
 		         arg[0] ? " \"" : "", arg, arg[0] ? "\"" : "");
 		cs_log(cl, "admin command %s: %s", what, result);
-		audit_admin(cl, what, result);
+		if (!wait || cmd != CONSOLE_PAUSE) /* a waiting PAUSE: when it ends */
+			audit_admin(cl, what, result);
 	}
 	if (wait && rc == 0) {
 		/* the answer and ReadyForQuery come later; read nothing more */
@@ -398,6 +399,7 @@ void console_sweep(struct worker *w)
 		struct client *cl = NULL;
 		const char *db = cs->pause_all ? NULL : cs->db;
 		bool done, cancelled;
+		char what[CONSOLE_NAME_MAX + 16];
 		int rc;
 
 		next = n->next;
@@ -424,9 +426,10 @@ void console_sweep(struct worker *w)
 			                 db ? "the database" : "pgsluice");
 		else
 			rc = command_done(&cl->c.wbuf, "PAUSE");
-		cs_log(cl, "admin command PAUSE%s%s%s: %s", db ? " \"" : "", db ? db : "",
-		       db ? "\"" : "", cancelled ? "canceled by RESUME" : "done");
-		audit_admin(cl, "PAUSE", cancelled ? "canceled by RESUME" : "done");
+		snprintf(what, sizeof what, "PAUSE%s%s%s", db ? " \"" : "", db ? db : "",
+		         db ? "\"" : "");
+		cs_log(cl, "admin command %s: %s", what, cancelled ? "canceled by RESUME" : "ok");
+		audit_admin(cl, what, cancelled ? "canceled by RESUME" : "ok");
 		if (rc < 0) {
 			client_close(cl, "out of memory");
 			continue;

@@ -317,6 +317,8 @@ void pool_release(struct pool *p, struct worker *w, struct server *sv)
 	if (sv->close_when_done || p->paused || expired(p, sv, w->now)) {
 		bool paused = p->paused;
 
+		if (paused && !sv->close_when_done)
+			sv->state = SV_IDLE; /* a normal end: logged as such */
 		pthread_mutex_unlock(&p->lock);
 		server_close(sv, sv->close_when_done ? "reset failed"
 		                 : paused            ? "the pool is paused"

@@ -241,7 +241,7 @@ check_eq "RESUME" "RESUME" "$(cqv 'RESUME testdb')"
 out=$(cqv 'RESUME testdb')
 check_match "RESUME of a db not paused: 55000" 'ERROR: +55000: .*not paused' "$out"
 out=$(cqv 'RESUME')
-check_match "RESUME with nothing paused: 55000" 'ERROR: +55000: .*not paused' "$out"
+check_match "RESUME with nothing paused: 55000" 'ERROR: +55000: nothing is paused' "$out"
 check_eq "PAUSE (all)" "PAUSE" "$(cqv 'PAUSE')"
 check_eq "pools paused by PAUSE without a db" "1" "$(col "$(pool_row testdb trustuser)" 12)"
 out=$(cqv 'PAUSE')
@@ -254,7 +254,25 @@ out=$(cqv 'PAUSE pgsluice')
 check_match "PAUSE of the admin database: 55000" 'ERROR: +55000' "$out"
 out=$(cqv 'ENABLE testdb')
 check_match "ENABLE of a db not disabled: 55000" 'ERROR: +55000' "$out"
+check_eq "PAUSE (all) again" "PAUSE" "$(cqv 'PAUSE')"
+out=$(cqv 'RESUME testdb')
+check_match "RESUME testdb while only PAUSE of all holds it: 55000" 'ERROR: +55000' "$out"
+check_eq "RESUME (all) again" "RESUME" "$(cqv 'RESUME')"
 check_eq "the pool serves" 1 "$(sq trustuser testdb 'select 1')"
+
+# ---- a RESUME from another session cancels a waiting PAUSE (57014); the transaction goes on
+bgq x2 txn2 "$TCP user=trustuser dbname=testdb" -c 'select pg_sleep(2.5)'; x2=$BG
+check "the second transaction is active (<= 5 s)" wait_until 5 client_in_state txn2 active
+cqv 'PAUSE testdb' > "$T/p2.out" 2>&1 &
+p2=$!; track "$p2"
+sleep 0.5
+check "PAUSE waits for the transaction" kill -0 "$p2"
+check_eq "RESUME from another session" "RESUME" "$(cqv 'RESUME testdb')"
+wait_pid "$p2" 5
+check_match "the waiting PAUSE ends with 57014" 'ERROR: +57014: PAUSE canceled' "$(cat "$T/p2.out")"
+wait_pid "$x2" 10
+check_eq "the second transaction completed" "rc=0" "rc=$(rc_of x2)"
+check_eq "testdb is not paused" "0" "$(col "$(pool_row testdb trustuser)" 12)"
 
 # ---- DISABLE: new logins refused, an older session goes on; ENABLE
 bgq d1 before "$TCP user=trustuser dbname=testdb" -c 'select 1' -c '\! sleep 2' -c 'select 2'; d1=$BG
@@ -321,8 +339,8 @@ log=$(cat "$S_LOG")
 for c in 'SHOW CLIENTS' 'SHOW SERVERS' PAUSE RESUME DISABLE ENABLE KILL; do
   check_match "the log has 'admin command $c: ok'" "ops@pgsluice .*admin command $c( \"testdb\")?: ok" "$log"
 done
-# every successful PAUSE logs ": ok" (5 of testdb, 1 without a db), also those that waited
-check_eq "log lines 'admin command PAUSE ...: ok'" 6 \
+# every successful PAUSE logs ": ok" (5 of testdb, 2 without a db), also those that waited
+check_eq "log lines 'admin command PAUSE ...: ok'" 7 \
   "$(grep -cE 'admin command PAUSE( "testdb")?: ok' "$S_LOG")"
 # audit_admin: "COMMAND|RESULT" of the audit trail's admin events, one a line
 audit_admin() {
@@ -332,12 +350,14 @@ for l in open(sys.argv[1]):
     if e.get("event") == "admin":
         print(e.get("command", "?") + "|" + e.get("result", "?"))' "$T/audit.jsonl" 2>&1
 }
-audit_has_kill() { audit_admin | grep -Eq '^KILL( "?testdb"?)?\|ok$'; }
+audit_has_kill() { audit_admin | grep -E '^KILL( "?testdb"?)?\|ok$' > /dev/null; }  # no -q: pipefail
 check "the audit trail has the KILL admin event (<= 5 s)" wait_until 5 audit_has_kill
 aud=$(audit_admin)
 for c in 'SHOW CLIENTS' 'SHOW SERVERS' PAUSE RESUME DISABLE ENABLE KILL; do
   check_match "audit: admin event $c ok" "^$c( \"?testdb\"?)?\\|ok\$" "$aud"
 done
+check_eq "audit: 7 PAUSE events with result ok (as in the log)" 7 \
+  "$(printf '%s\n' "$aud" | grep -cE '^PAUSE( "testdb")?\|ok$')"
 check_match "audit: a refused PAUSE" '^PAUSE( "?testdb"?)?\|refused' "$aud"
 check_match "the console still answers" '^pgsluice [0-9]' "$(cq ops 'SHOW VERSION')"
 check "pgsluice still running" sluice_alive
