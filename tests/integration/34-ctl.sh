@@ -1,7 +1,8 @@
 #!/bin/bash
 # 34. pgsluice-ctl, the client of the admin console: over the Unix socket (trust) `show pools`
 #   prints an aligned table whose header names database and user; --json gives a JSON array
-#   with the pool of a few sessions; `show modules --json` lists trust; `version` is SHOW
+#   with the pool of a few sessions; `pause testdb` (then again: exit 1, 55000), `resume testdb`
+#   and `show clients` work; `show modules --json` lists trust; `version` is SHOW
 #   VERSION; a non-admin exits 1 with the 42501 message; an unknown command exits 1 with 42601;
 #   a wrong port exits 2; bad usage exits 64; `reload` makes the daemon reload and `shutdown`
 #   makes it exit 0.  Over TCP clear text is refused (exit 1) and TLS (PGSSLMODE=require) works.
@@ -27,7 +28,21 @@ note "show pools: $(printf '%s' "$out" | head -3 | tr '\n' '|')"
 check_eq "show pools: exit 0" rc=0 "$(rc_of "$out")"
 check_match "show pools: header with database and user" '^database  +user  +cl_active  ' "$(printf '%s\n' "$out" | head -1)"
 check_match "show pools: the row testdb/trustuser" '^testdb  +trustuser  +[0-9]+ ' "$out"
-check_match "show pools: last column transaction" 'transaction$' "$(printf '%s\n' "$out" | grep '^testdb  *trustuser')"
+check_match "show pools: pool_mode transaction, not paused, not disabled" 'transaction  +0  +0$' "$(printf '%s\n' "$out" | grep '^testdb  *trustuser')"
+
+# pause / resume / show clients through pgsluice-ctl
+out=$(ctl -U ops pause testdb)
+check_eq "pause testdb: tag, exit 0" "PAUSE|rc=0" "$(printf '%s' "$out" | tr '\n' '|')"
+out=$(ctl -U ops --json show pools)
+check_match "--json show pools: paused 1" '"paused": "1"' "$out"
+out=$(ctl -U ops pause testdb)
+check_eq "pause testdb again: refused, exit 1" rc=1 "$(rc_of "$out")"
+check_match "... with the server's message" '55000|already paused' "$(cat "$T/ctl.err")"
+out=$(ctl -U ops resume testdb)
+check_eq "resume testdb: tag, exit 0" "RESUME|rc=0" "$(printf '%s' "$out" | tr '\n' '|')"
+out=$(ctl -U ops show clients)
+check_match "show clients: the console session itself" '^C  +ops  +pgsluice  +console ' "$out"
+sq trustuser testdb 'select 1' > /dev/null   # the pause closed the idle servers: one again
 
 out=$(ctl -U ops --json show pools)
 check_eq "--json show pools: exit 0" rc=0 "$(rc_of "$out")"
