@@ -83,10 +83,13 @@ static int choose_chain(struct client *cl, const struct chainset_chain **chain)
 	return 0;
 }
 
-/* Count a login result for the metrics, by the chain that decided it. */
-static void count_auth(const struct client *cl, bool ok)
+/* Count a login result for the metrics and the audit trail, by the chain
+ * that decided it ("hba" when none ran); reason: why it failed. */
+static void count_auth(struct client *cl, const struct chainset_chain *chain, bool ok,
+                       const char *reason)
 {
-	stats_auth(&rt->stats, cl->auth.chain ? cl->auth.chain->name : "hba", ok);
+	stats_auth(&rt->stats, chain ? chain->name : "hba", ok);
+	audit_auth(cl, ok, reason);
 }
 
 static void auth_failed(struct client *cl, const char *logdetail)
@@ -94,8 +97,7 @@ static void auth_failed(struct client *cl, const char *logdetail)
 	const pgs_auth_ops *ops = cl->auth.failed;
 	char prefix[256];
 
-	count_auth(cl, false);
-	audit_auth(cl, false, logdetail ? logdetail : "no detail");
+	count_auth(cl, cl->auth.chain, false, logdetail ? logdetail : "no detail");
 	log_info("%sauthentication failed (chain \"%s\"%s%s): %s",
 	         client_log_prefix(cl, prefix, sizeof prefix),
 	         cl->auth.chain ? cl->auth.chain->name : "?", cl->auth_rule ? ", rule " : "",
@@ -136,8 +138,7 @@ static bool clientcert_present(struct client *cl, const struct chainset_chain *c
 		return true;
 	log_info("%s:%s: %s: no verified client certificate", cl->remote_addr, cl->remote_port,
 	         cl->auth_rule ? cl->auth_rule : "clientcert");
-	stats_auth(&rt->stats, chain != NULL ? chain->name : "hba", false);
-	audit_auth(cl, false, "no verified client certificate (clientcert)");
+	count_auth(cl, chain, false, "no verified client certificate (clientcert)");
 	client_fail(cl, "28000", "connection requires a valid client certificate");
 	return false;
 }
@@ -264,8 +265,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 				auth_failed(cl, why);
 				return;
 			}
-			count_auth(cl, true);
-			audit_auth(cl, true, NULL);
+			count_auth(cl, cl->auth.chain, true, NULL);
 			client_auth_ok(cl);
 			return;
 		}
@@ -277,8 +277,7 @@ static void drive(struct client *cl, const uint8_t *in, size_t len)
 
 			log_info("%sauthentication protocol violation: %s",
 			         client_log_prefix(cl, prefix, sizeof prefix), logdetail);
-			count_auth(cl, false);
-			audit_auth(cl, false, logdetail);
+			count_auth(cl, cl->auth.chain, false, logdetail);
 			client_fail(cl, "08P01", "%s", logdetail);
 			return;
 		}
@@ -305,24 +304,21 @@ void auth_start(struct client *cl)
 	case 0:
 		break;
 	case -EACCES:
-		stats_auth(&rt->stats, "hba", false);
-		audit_auth(cl, false, "pg_hba.conf rejects the connection");
+		count_auth(cl, NULL, false, "pg_hba.conf rejects the connection");
 		client_fail(cl, "28000",
 		            "pg_hba.conf rejects connection for host \"%s\", user \"%s\", database "
 		            "\"%s\", %s",
 		            cl->remote_addr, cl->sp.user, cl->sp.database, encryption_state(cl));
 		return;
 	case -EINVAL:
-		stats_auth(&rt->stats, "hba", false);
-		audit_auth(cl, false, "invalid authentication method");
+		count_auth(cl, NULL, false, "invalid authentication method");
 		client_fail(cl, "28000",
 		            "authentication failed for user \"%s\": invalid "
 		            "authentication method",
 		            cl->sp.user);
 		return;
 	default:
-		stats_auth(&rt->stats, "hba", false);
-		audit_auth(cl, false, "no pg_hba.conf entry");
+		count_auth(cl, NULL, false, "no pg_hba.conf entry");
 		client_fail(
 		        cl, "28000",
 		        "no pg_hba.conf entry for host \"%s\", user \"%s\", database \"%s\", %s",

@@ -483,8 +483,9 @@ static void client_drain(struct client *cl)
 			if (type == 'X') {
 				/* Terminate is ours: the server stays open. */
 				if (queries > 0)
-					stats_add(&pool_counters(cl->pool, cl->c.w->index)->queries,
-					          queries);
+					stats_add_own(
+					        &pool_counters(cl->pool, cl->c.w->index)->queries,
+					        queries);
 				if (p > start && server_send(sv, b->data + start, p - start) < 0)
 					return;
 				b->start = b->end;
@@ -499,7 +500,7 @@ static void client_drain(struct client *cl)
 			cl->in_remain = len - 4;
 		}
 		if (queries > 0)
-			stats_add(&pool_counters(cl->pool, cl->c.w->index)->queries, queries);
+			stats_add_own(&pool_counters(cl->pool, cl->c.w->index)->queries, queries);
 		if (p == start)
 			break; /* only a partial header: wait for more */
 		b->start = p;
@@ -548,7 +549,7 @@ static void read_and_forward(struct client *cl)
 	}
 	cl->last_active = cl->c.w->now;
 	if (cl->pool != NULL && n > 0)
-		stats_add(&pool_counters(cl->pool, cl->c.w->index)->bytes_in, (uint64_t)n);
+		stats_add_own(&pool_counters(cl->pool, cl->c.w->index)->bytes_in, (uint64_t)n);
 	if (cl->state == CL_WAITING || cl->state == CL_LOGIN_WAIT)
 		return; /* kept until a server arrives */
 	client_drain(cl);
@@ -656,28 +657,36 @@ void client_sweep(struct worker *w)
 	}
 }
 
-bool client_defer_done(struct worker *w, uint64_t conn_id)
+struct client *client_find(struct worker *w, uint64_t id)
 {
-	struct list *n;
-
-	for (n = w->clients.next; n != &w->clients; n = n->next) {
+	for (struct list *n = w->clients.next; n != &w->clients; n = n->next) {
 		struct client *cl = container_of(n, struct client, c.wlink);
 
-		if (cl->c.id == conn_id) {
-			cl->defer_inflight = false;
-			auth_resume(cl);
-			return true;
-		}
+		if (cl->c.id == id)
+			return cl;
+	}
+	return NULL;
+}
+
+bool client_defer_done(struct worker *w, uint64_t conn_id)
+{
+	struct client *cl = client_find(w, conn_id);
+	struct list *n;
+
+	if (cl != NULL) {
+		cl->defer_inflight = false;
+		auth_resume(cl);
+		return true;
 	}
 	/* The client left while its job ran: finish closing it now. */
 	for (n = w->zombies.next; n != &w->zombies; n = n->next) {
-		struct client *cl = container_of(n, struct client, c.wlink);
+		struct client *z = container_of(n, struct client, c.wlink);
 
-		if (cl->c.id == conn_id) {
-			cl->defer_inflight = false;
-			auth_conn_free(cl);
-			list_del(&cl->c.wlink);
-			list_add_tail(&w->dead, &cl->c.wlink);
+		if (z->c.id == conn_id) {
+			z->defer_inflight = false;
+			auth_conn_free(z);
+			list_del(&z->c.wlink);
+			list_add_tail(&w->dead, &z->c.wlink);
 			return true;
 		}
 	}

@@ -52,6 +52,9 @@ void client_sweep(struct worker *w);
 bool client_defer_done(struct worker *w, uint64_t conn_id);
 
 /* Cancel requests: the client with our key (pid, key) on worker w. */
+/* The live client of worker w with connection id `id`, or NULL. */
+struct client *client_find(struct worker *w, uint64_t id);
+
 struct client *client_find_by_cancel_key(struct worker *w, uint32_t pid, uint32_t key);
 
 /* "user@database host:port" style prefix for logs. */

@@ -20,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "audit.h"
 #include "client.h"
 #include "client_int.h"
@@ -124,8 +122,8 @@ void console_start(struct client *cl)
 		client_fail(cl, "53200", "out of memory");
 		return;
 	}
-	if (RAND_bytes((unsigned char *)&key, sizeof key) != 1)
-		key = (uint32_t)cl->c.id;
+	cl->console->cl = cl;
+	random_bytes(&key, sizeof key);
 	snprintf(version, sizeof version, "15.0 (pgsluice %s)", PACKAGE_VERSION);
 	const char *const params[] = {"server_version",
 	                              version,
@@ -396,23 +394,14 @@ void console_sweep(struct worker *w)
 
 	for (n = w->console_waits.next; n != &w->console_waits; n = next) {
 		struct console *cs = container_of(n, struct console, wait_link);
-		struct client *cl = NULL;
+		struct client *cl = cs->cl;
 		const char *db = cs->pause_all ? NULL : cs->db;
 		bool done, cancelled;
 		char what[CONSOLE_NAME_MAX + 16];
 		int rc;
 
 		next = n->next;
-		/* the session is the client whose console this is */
-		for (struct list *m = w->clients.next; m != &w->clients; m = m->next) {
-			struct client *c = container_of(m, struct client, c.wlink);
-
-			if (c->console == cs) {
-				cl = c;
-				break;
-			}
-		}
-		if (cl == NULL)
+		if (cl->c.dead)
 			continue; /* closed: console_free unlinks it */
 		cancelled = !pool_ctl_paused(db);
 		done = !cancelled && pool_ctl_pause_done(db);

@@ -23,6 +23,7 @@ enum console_wait {
 };
 
 struct console {
+	struct client *cl; /* the session's client (which owns this) */
 	enum console_wait wait;
 	bool pause_all;                /* CS_PAUSE: PAUSE without a database */
 	char db[CONSOLE_NAME_MAX + 1]; /* CS_PAUSE: its database */

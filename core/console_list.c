@@ -319,18 +319,10 @@ void console_collect_run(struct worker *w, void *arg)
 void console_collect_done(struct worker *w, void *arg, uint64_t conn_id)
 {
 	struct listing *job = arg;
-	struct client *cl = NULL;
+	struct client *cl = client_find(w, conn_id);
 	struct rset r;
 	int rc;
 
-	for (struct list *n = w->clients.next; n != &w->clients; n = n->next) {
-		struct client *c = container_of(n, struct client, c.wlink);
-
-		if (c->c.id == conn_id) {
-			cl = c;
-			break;
-		}
-	}
 	if (cl == NULL || cl->console == NULL || cl->console->job != job) {
 		listing_free(job); /* the session left */
 		return;

@@ -165,12 +165,14 @@ static const char *h_step_option(const pgs_conn *conn, const char *name)
 {
 	const struct pgs_conn *c = (const struct pgs_conn *)conn;
 	const struct client *cl;
+	const char *v;
 
 	if (c->side != PGS_SIDE_CLIENT)
 		return NULL;
 	cl = (const struct client *)c;
-	if (auth_rule_option(cl, name) != NULL)
-		return auth_rule_option(cl, name);
+	v = auth_rule_option(cl, name);
+	if (v != NULL)
+		return v;
 	if (chainset_run_current(&cl->auth) == NULL)
 		return NULL;
 	return chainset_step_option(chainset_run_current(&cl->auth), name);

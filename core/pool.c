@@ -24,6 +24,25 @@
 
 static void post_kick(struct pool *p, int target);
 
+/* Which workers have waiters, noted under the pool's lock and told
+ * (INBOX_WANT_SERVER) after it is released. */
+struct kicks {
+	bool worker[PGS_CONFIG_MAX_WORKERS];
+};
+
+static void note_waiters(struct pool *p, struct kicks *k)
+{
+	for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+		k->worker[i] = !list_empty(&p->waiters[i]);
+}
+
+static void post_kicks(struct pool *p, const struct kicks *k)
+{
+	for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
+		if (k->worker[i])
+			post_kick(p, i);
+}
+
 static struct pool *pool_new(struct gen *g, const struct cfg_pool *pc, const char *database,
                              const char *user)
 {
@@ -120,7 +139,7 @@ void pool_reconfigure_all(struct gen *g)
 		const struct cfg_pool *pc = config_find_pool(g->cfg, p->database, p->user);
 		struct gen *old;
 
-		bool kick[PGS_CONFIG_MAX_WORKERS] = {false};
+		struct kicks k = {0};
 
 		pthread_mutex_lock(&p->lock);
 		old = p->gen;
@@ -133,15 +152,12 @@ void pool_reconfigure_all(struct gen *g)
 			p->have_welcome = false; /* the server may have changed */
 			gen_unref(old);
 			/* a larger max_size: the waiters may get servers now */
-			for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
-				kick[i] = !list_empty(&p->waiters[i]);
+			note_waiters(p, &k);
 		} else {
 			p->retired = true;
 		}
 		pthread_mutex_unlock(&p->lock);
-		for (int i = 0; i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
-			if (kick[i])
-				post_kick(p, i);
+		post_kicks(p, &k);
 	}
 	pthread_mutex_unlock(&rt->pools_lock);
 }
@@ -450,19 +466,15 @@ void pool_adopt_server(struct worker *w, struct server *sv)
 
 void pool_set_paused(struct pool *p, bool paused)
 {
-	bool resumed;
-	bool kick[PGS_CONFIG_MAX_WORKERS] = {false};
+	struct kicks k = {0};
 
 	pthread_mutex_lock(&p->lock);
-	resumed = p->paused && !paused;
+	if (p->paused && !paused)
+		note_waiters(p, &k);
 	p->paused = paused;
-	for (int i = 0; resumed && i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
-		kick[i] = !list_empty(&p->waiters[i]);
 	pthread_mutex_unlock(&p->lock);
 	/* each worker with waiters serves them (idle servers, new ones) */
-	for (int i = 0; resumed && i < p->nworkers && i < PGS_CONFIG_MAX_WORKERS; i++)
-		if (kick[i])
-			post_kick(p, i);
+	post_kicks(p, &k);
 }
 
 enum pool_mode pool_mode(struct pool *p)

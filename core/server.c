@@ -115,7 +115,7 @@ void server_connect(struct pool *p, struct worker *w)
 		 * not from inside the caller's stack: it may hold state. */
 		char msg[256];
 
-		stats_add(&pool_counters(p, w->index)->connect_errors, 1);
+		stats_add_own(&pool_counters(p, w->index)->connect_errors, 1);
 		snprintf(msg, sizeof msg, "could not connect to server \"%s\" (%s): %s",
 		         sv->gen->cfg->servers[sv->pcfg->server_index].name, addr->desc,
 		         strerror(sv->connect_errno ? sv->connect_errno : errno));
@@ -127,7 +127,7 @@ void server_connect(struct pool *p, struct worker *w)
 void server_login_failed(struct server *sv, const char *msg)
 {
 	slog(PGS_LOG_WARN, sv, "server login failed: %s", msg);
-	stats_add(&pool_counters(sv->pool, sv->c.w->index)->connect_errors, 1);
+	stats_add_own(&pool_counters(sv->pool, sv->c.w->index)->connect_errors, 1);
 	audit_server_fail(sv, msg);
 	server_close(sv, msg);
 }
@@ -625,9 +625,9 @@ static void server_drain(struct server *sv)
 	if (p > start) {
 		struct pool_counters *pc = pool_counters(sv->pool, sv->c.w->index);
 
-		stats_add(&pc->bytes_out, p - start);
+		stats_add_own(&pc->bytes_out, p - start);
 		if (transactions > 0)
-			stats_add(&pc->transactions, transactions);
+			stats_add_own(&pc->transactions, transactions);
 	}
 	if (p > start && io_send(&cl->c, b->data + start, p - start) < 0) {
 		client_close(cl, "could not write to the client");

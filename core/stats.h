@@ -4,9 +4,10 @@
  *
  * Workers update counters with relaxed atomics and take no lock for it:
  * per pool, each worker has its own cache-line-aligned struct
- * pool_counters (pool.h), so workers never write the same line; the global
- * counters (struct stats, in the runtime) change at most once per login or
- * accept.  The scraper copies everything into a struct stats_snap and
+ * pool_counters (pool.h), so workers never write the same line, and its
+ * only writer updates it with a plain load and store (stats_add_own); the
+ * global counters (struct stats, in the runtime) change at most once per
+ * login or accept.  The scraper copies everything into a struct stats_snap and
  * formats that with no lock held.  This file knows nothing of the runtime:
  * the formatter can be tested from a hand-made snapshot.
  */
@@ -91,23 +92,41 @@ static inline void stats_add(atomic_uint_fast64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+/*
+ * Add n to a counter only the calling worker writes (struct pool_counters):
+ * a relaxed load and store, so the forwarding path pays no locked
+ * instruction; a scrape on another thread reads the old or the new value.
+ */
+static inline void stats_add_own(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+	                      memory_order_relaxed);
+}
+
 static inline uint64_t stats_read(atomic_uint_fast64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
 /*
- * Move one client from state `from` to state `to` in a worker's pool
- * counters; -1 stands for "not counted" (before login, after close).
+ * Move one client from state `from` to state `to` in its worker's pool
+ * counters (written by that worker only, as stats_add_own); -1 stands for
+ * "not counted" (before login, after close).
  */
 static inline void stats_client_move(struct pool_counters *pc, int from, int to)
 {
 	if (from == to)
 		return;
 	if (from >= 0)
-		atomic_fetch_sub_explicit(&pc->clients[from], 1, memory_order_relaxed);
+		atomic_store_explicit(
+		        &pc->clients[from],
+		        atomic_load_explicit(&pc->clients[from], memory_order_relaxed) - 1,
+		        memory_order_relaxed);
 	if (to >= 0)
-		atomic_fetch_add_explicit(&pc->clients[to], 1, memory_order_relaxed);
+		atomic_store_explicit(&pc->clients[to],
+		                      atomic_load_explicit(&pc->clients[to], memory_order_relaxed) +
+		                              1,
+		                      memory_order_relaxed);
 }
 
 /* Zero the counters (before any thread uses them). */

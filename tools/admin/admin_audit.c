@@ -22,6 +22,9 @@
  * time.  The key file is private and checked as the vault's files are
  * (vault_read_private); the key lives only in a stack buffer, wiped as
  * soon as the MAC context holds it, and in that context, freed at the end.
+ * The key format and the HMAC are the audit module's own (audit_json.c,
+ * compiled in); the line checks here are stricter and name what is wrong,
+ * as auditverify.py does.
  *
  * With -m MASTERKEY the key is not read but derived, as the audit module's
  * key_vault setting has the vault derive it: the master key is unlocked
@@ -40,21 +43,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "admin_audit.h"
 #include "admin_key.h"
 #include "admin_util.h"
+#include "audit_json.h" /* the module's key format and HMAC (modules/audit/) */
 #include "vault_crypto.h"
 
-#define AUDIT_KEY_LEN     32
-#define AUDIT_HEX_LEN     64    /* a key, a prev or a mac in hex */
-#define AUDIT_LINE_MAX    65536 /* bytes of a line, its "\n" included */
-#define AUDIT_NAME_MAX    64    /* bytes of an event name */
+#define AUDIT_HEX_LEN     AUDIT_MAC_HEX /* a key, a prev or a mac in hex */
+#define AUDIT_NAME_MAX    64            /* bytes of an event name */
 /* The audit module's label (modules/audit/audit.c): the same bytes as its
  * key_vault setting, or no trail verifies. */
 #define AUDIT_VAULT_LABEL "audit-hmac"
@@ -97,14 +96,6 @@ static bool is_hex(const char *s, size_t n, bool any_case)
 			return false;
 	}
 	return true;
-}
-
-/* 2 * n hex digits (checked by the caller) into n bytes. */
-static void hex_decode(const char *s, uint8_t *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		out[i] = (uint8_t)(hex_value((unsigned char)s[2 * i]) << 4 |
-		                   hex_value((unsigned char)s[2 * i + 1]));
 }
 
 static void hex_encode(const uint8_t *in, size_t n, char *out)
@@ -180,16 +171,13 @@ static int key_load(const char *path, uint8_t key[AUDIT_KEY_LEN])
 		admin_msg("%s", err[0] != '\0' ? err : strerror(-rc));
 		return AUDIT_EXIT_UNREADABLE;
 	}
-	if (rc == -EFBIG || (len != AUDIT_HEX_LEN && len != AUDIT_HEX_LEN + 1) ||
-	    (len == AUDIT_HEX_LEN + 1 && text[AUDIT_HEX_LEN] != '\n') ||
-	    !is_hex(text, AUDIT_HEX_LEN, true)) {
+	if (rc == -EFBIG || audit_key_parse(text, len, key) < 0) {
 		vault_buf_free(text, len);
-		admin_msg("%s: not an audit key: the file must hold exactly %d hexadecimal "
+		admin_msg("%s: not an audit key: the file must hold exactly %u hexadecimal "
 		          "digits, optionally followed by a newline",
 		          path, AUDIT_HEX_LEN);
 		return AUDIT_EXIT_UNREADABLE;
 	}
-	hex_decode(text, key, AUDIT_KEY_LEN);
 	vault_buf_free(text, len);
 	return ADMIN_OK;
 }
@@ -222,36 +210,6 @@ static int key_from_master(const struct admin_opts *o, uint8_t key[AUDIT_KEY_LEN
 		return AUDIT_EXIT_UNREADABLE;
 	}
 	return ADMIN_OK;
-}
-
-/* An HMAC-SHA256 context holding the key (it is reused for every line). */
-static EVP_MAC_CTX *mac_new(const uint8_t key[AUDIT_KEY_LEN])
-{
-	char digest[] = "SHA256";
-	OSSL_PARAM params[] = {
-	        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-	        OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-
-	EVP_MAC_free(mac); /* the context keeps its own reference */
-	if (ctx != NULL && EVP_MAC_init(ctx, key, AUDIT_KEY_LEN, params) != 1) {
-		EVP_MAC_CTX_free(ctx);
-		ctx = NULL;
-	}
-	return ctx;
-}
-
-/* HMAC-SHA256 of data under the context's key. */
-static bool mac_compute(EVP_MAC_CTX *ctx, const char *data, size_t len, uint8_t out[AUDIT_KEY_LEN])
-{
-	size_t out_len = 0;
-
-	/* A NULL key restarts the HMAC with the key set before. */
-	return EVP_MAC_init(ctx, NULL, 0, NULL) == 1 &&
-	       EVP_MAC_update(ctx, (const unsigned char *)data, len) == 1 &&
-	       EVP_MAC_final(ctx, out, &out_len, AUDIT_KEY_LEN) == 1 && out_len == AUDIT_KEY_LEN;
 }
 
 /* ------------------------------------------------------------ reading lines */
@@ -457,11 +415,11 @@ struct chain {
 /* Check the next line against the chain so far; prints the problem, or a
  * note for a chain_start or gap.  ADMIN_OK when it passes, else
  * AUDIT_EXIT_BROKEN (or AUDIT_EXIT_UNREADABLE: the library failed). */
-static int line_check(EVP_MAC_CTX *ctx, const char *file, const char *line, size_t len,
+static int line_check(const struct audit_mac *mac, const char *file, const char *line, size_t len,
                       struct chain *ch)
 {
 	unsigned long long lineno = ch->lines + 1;
-	uint8_t want[AUDIT_KEY_LEN], got[AUDIT_KEY_LEN];
+	char want[AUDIT_HEX_LEN + 1];
 	struct audit_line al;
 	const char *why, *v1, *v2;
 	bool chain_start, zero_prev;
@@ -472,12 +430,11 @@ static int line_check(EVP_MAC_CTX *ctx, const char *file, const char *line, size
 		printf("%s: line %llu: not an audit line: %s\n", file, lineno, why);
 		return AUDIT_EXIT_BROKEN;
 	}
-	if (!mac_compute(ctx, line, al.content_len, want)) {
+	if (audit_mac_hex(mac, line, al.content_len, want) < 0) {
 		admin_msg("%s: line %llu: HMAC-SHA256 failed", file, lineno);
 		return AUDIT_EXIT_UNREADABLE;
 	}
-	hex_decode(al.mac, got, AUDIT_KEY_LEN);
-	if (CRYPTO_memcmp(want, got, AUDIT_KEY_LEN) != 0) {
+	if (CRYPTO_memcmp(want, al.mac, AUDIT_HEX_LEN) != 0) {
 		printf("%s: line %llu (seq %llu): MAC does not match: the line was modified (or "
 		       "the wrong key)\n",
 		       file, lineno, al.seq);
@@ -523,7 +480,7 @@ static int line_check(EVP_MAC_CTX *ctx, const char *file, const char *line, size
 }
 
 /* Verify one file: ADMIN_OK, AUDIT_EXIT_BROKEN or AUDIT_EXIT_UNREADABLE. */
-static int verify_file(EVP_MAC_CTX *ctx, const char *file, struct line_reader *r)
+static int verify_file(const struct audit_mac *mac, const char *file, struct line_reader *r)
 {
 	struct chain ch = {0};
 	enum read_result res;
@@ -545,7 +502,7 @@ static int verify_file(EVP_MAC_CTX *ctx, const char *file, struct line_reader *r
 	r->eof = false;
 	r->pos = r->end = 0;
 	while ((res = reader_next(r, &line, &len)) == READ_LINE &&
-	       (rc = line_check(ctx, file, line, len, &ch)) == ADMIN_OK)
+	       (rc = line_check(mac, file, line, len, &ch)) == ADMIN_OK)
 		;
 	switch (res) {
 	case READ_LINE: /* line_check said why */
@@ -561,7 +518,7 @@ static int verify_file(EVP_MAC_CTX *ctx, const char *file, struct line_reader *r
 		       ch.starts ? "starts a new chain" : "continues an earlier file");
 		break;
 	case READ_TOO_LONG:
-		printf("%s: line %llu: longer than %d bytes\n", file, ch.lines + 1, AUDIT_LINE_MAX);
+		printf("%s: line %llu: longer than %u bytes\n", file, ch.lines + 1, AUDIT_LINE_MAX);
 		rc = AUDIT_EXIT_BROKEN;
 		break;
 	case READ_INCOMPLETE:
@@ -581,7 +538,7 @@ int admin_cmd_audit_verify(const struct admin_opts *o, int nfiles, char *const *
 {
 	uint8_t key[AUDIT_KEY_LEN];
 	struct line_reader *r;
-	EVP_MAC_CTX *ctx;
+	struct audit_mac *mac = NULL;
 	int rc;
 
 	rc = o->master_key != NULL ? key_from_master(o, key) : key_load(o->key_file, key);
@@ -589,24 +546,25 @@ int admin_cmd_audit_verify(const struct admin_opts *o, int nfiles, char *const *
 		OPENSSL_cleanse(key, sizeof key);
 		return rc;
 	}
-	ctx = mac_new(key);
+	rc = audit_mac_new(key, sizeof key, &mac);
 	OPENSSL_cleanse(key, sizeof key);
-	if (ctx == NULL) {
+	if (rc < 0) {
 		admin_msg("HMAC-SHA256 is not available from the crypto library");
 		return AUDIT_EXIT_UNREADABLE;
 	}
 	r = malloc(sizeof *r);
 	if (r == NULL) {
 		admin_msg("out of memory");
-		EVP_MAC_CTX_free(ctx);
+		audit_mac_free(mac);
 		return AUDIT_EXIT_UNREADABLE;
 	}
+	rc = ADMIN_OK;
 	for (int i = 0; i < nfiles && rc == ADMIN_OK; i++) {
-		rc = verify_file(ctx, files[i], r);
+		rc = verify_file(mac, files[i], r);
 		/* the order of the lines on stdout and of the messages on stderr */
 		fflush(stdout);
 	}
 	free(r);
-	EVP_MAC_CTX_free(ctx); /* wipes the key it holds */
+	audit_mac_free(mac); /* wipes the key it holds */
 	return rc;
 }
